@@ -1,0 +1,194 @@
+"""The one config schema: typed dataclasses for the model, data, train and eval sections.
+
+YAML presets in ``configs/`` only supply values; ``--set section.key=value`` overrides them; the
+resolved config is saved next to every run's outputs (``config.yaml``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from .configschema import ConfigError, build, read_yaml, save_yaml, to_dict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PRESET_DIR = REPO_ROOT / "configs"
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ConfigError(msg)
+
+
+@dataclass
+class ModelConfig:
+    name: str = "vit_tiny"
+    mode: Literal["scratch", "ssat", "pretrain", "finetune"] = "ssat"
+    # Architecture overrides (null keeps the registered model's value).
+    img_size: int | None = None
+    patch_size: int | None = None
+    num_frames: int | None = None
+    global_pool: Literal["token", "avg"] | None = None
+    decoder_depth: int | None = None
+    decoder_dim: int | None = None
+    decoder_heads: int | None = None
+    # SSAT.
+    mask_ratio: float = 0.75
+    lambda_cls: float = 0.1  # λ in L = λ·L_cls + (1 − λ)·L_rec
+    # auto: per_channel for video (VideoMAE), norm_pix for images (MAE's option, which the
+    # official SSAT code left off — a visible choice here).
+    target_norm: Literal["auto", "none", "norm_pix", "per_channel"] = "auto"
+    decoder_keep_ratio: float = 1.0  # < 1: reconstruct only this share of hidden tokens (VideoMAE V2)
+    drop_path: float = 0.1
+    grad_checkpointing: bool = False
+    # Weights to start from: our checkpoint, an official/Hugging Face VideoMAE or timm ViT file,
+    # or a Hugging Face hub id. Required for mode=finetune.
+    init: str | None = None
+
+    def validate(self) -> None:
+        from .models import list_models
+
+        _check(self.name in list_models(), f"name: unknown model {self.name!r}; available: {', '.join(list_models())}")
+        _check(0.0 < self.mask_ratio < 1.0, f"mask_ratio: must be in (0, 1), got {self.mask_ratio}")
+        _check(0.0 <= self.lambda_cls <= 1.0, f"lambda_cls: must be in [0, 1], got {self.lambda_cls}")
+        _check(0.0 < self.decoder_keep_ratio <= 1.0,
+               f"decoder_keep_ratio: must be in (0, 1], got {self.decoder_keep_ratio}")
+        _check(0.0 <= self.drop_path < 1.0, f"drop_path: must be in [0, 1), got {self.drop_path}")
+        for key in ("img_size", "patch_size", "num_frames", "decoder_depth", "decoder_dim", "decoder_heads"):
+            value = getattr(self, key)
+            _check(value is None or value > 0, f"{key}: must be positive, got {value}")
+        _check(self.mode != "finetune" or self.init is not None,
+               "init: mode 'finetune' needs model.init=<pretrain checkpoint>")
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "cifar10"
+    root: str = "data"
+    download: bool = True  # torchvision datasets: fetch when missing (needs internet)
+    num_workers: int = 4
+    # Limited-data experiments: a deterministic subset of the training set.
+    train_fraction: float | None = None
+    train_per_class: int | None = None
+    subset_seed: int = 0
+    # Normalisation; null = the dataset's own statistics.
+    mean: list[float] | None = None
+    std: list[float] | None = None
+    # Image training augmentation (paper Table 14). Evaluation only resizes when the dataset's
+    # images are not already at the model's input size; 32 px images are never upscaled.
+    randaugment: str | None = "rand-m9-mstd0.5-inc1"
+    reprob: float = 0.25  # random erasing
+    crop_scale: tuple[float, float] = (0.08, 1.0)  # RandomResizedCrop area range
+    hflip: float = 0.5
+    mixup: float = 0.8  # alpha; 0 disables
+    cutmix: float = 1.0  # alpha; 0 disables
+    mixup_prob: float = 1.0
+
+    def validate(self) -> None:
+        _check(self.num_workers >= 0, f"num_workers: must be >= 0, got {self.num_workers}")
+        _check(self.train_fraction is None or 0.0 < self.train_fraction <= 1.0,
+               f"train_fraction: must be in (0, 1], got {self.train_fraction}")
+        _check(self.train_per_class is None or self.train_per_class > 0,
+               f"train_per_class: must be positive, got {self.train_per_class}")
+        _check(self.train_fraction is None or self.train_per_class is None,
+               "train_fraction: set either train_fraction or train_per_class, not both")
+        _check((self.mean is None) == (self.std is None), "mean: set mean and std together")
+        _check(0 <= self.reprob <= 1, f"reprob: must be in [0, 1], got {self.reprob}")
+        _check(0 < self.crop_scale[0] <= self.crop_scale[1] <= 1,
+               f"crop_scale: need 0 < min <= max <= 1, got {self.crop_scale}")
+        _check(0 <= self.hflip <= 1, f"hflip: must be in [0, 1], got {self.hflip}")
+        _check(self.mixup >= 0 and self.cutmix >= 0, "mixup: mixup and cutmix alphas must be >= 0")
+        _check(0 <= self.mixup_prob <= 1, f"mixup_prob: must be in [0, 1], got {self.mixup_prob}")
+        if self.std is not None:
+            _check(all(s > 0 for s in self.std), f"std: must be positive, got {self.std}")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 100
+    batch_size: int = 64  # per process
+    lr: float = 1e-3
+    # If set, the effective lr is lr × (total batch) / lr_base_batch (MAE/VideoMAE convention).
+    lr_base_batch: int | None = None
+    min_lr: float = 1e-6
+    warmup_epochs: float = 5.0
+    weight_decay: float = 0.05
+    layer_decay: float | None = 0.75
+    betas: tuple[float, float] = (0.9, 0.999)
+    clip_grad: float | None = None
+    accum_steps: int = 1
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    label_smoothing: float = 0.1
+    class_weights: list[float] | None = None
+    seed: int = 0
+    device: str = "auto"
+    output_dir: str = "runs/default"
+    save_every_steps: int | None = None
+    max_steps: int | None = None  # stop early (smoke runs); the schedule still spans all epochs
+    log_every: int = 20
+
+    def validate(self) -> None:
+        _check(self.epochs > 0, f"epochs: must be positive, got {self.epochs}")
+        _check(self.batch_size > 0, f"batch_size: must be positive, got {self.batch_size}")
+        _check(self.lr > 0, f"lr: must be positive, got {self.lr}")
+        _check(0 <= self.min_lr <= self.lr, f"min_lr: must be in [0, lr], got {self.min_lr}")
+        _check(self.warmup_epochs >= 0, f"warmup_epochs: must be >= 0, got {self.warmup_epochs}")
+        _check(self.weight_decay >= 0, f"weight_decay: must be >= 0, got {self.weight_decay}")
+        _check(self.layer_decay is None or 0 < self.layer_decay <= 1,
+               f"layer_decay: must be in (0, 1], got {self.layer_decay}")
+        _check(all(0 <= b < 1 for b in self.betas), f"betas: must be in [0, 1), got {self.betas}")
+        _check(self.clip_grad is None or self.clip_grad > 0, f"clip_grad: must be positive, got {self.clip_grad}")
+        _check(self.accum_steps >= 1, f"accum_steps: must be >= 1, got {self.accum_steps}")
+        _check(0 <= self.label_smoothing < 1, f"label_smoothing: must be in [0, 1), got {self.label_smoothing}")
+        if self.class_weights is not None:
+            _check(all(w > 0 for w in self.class_weights), f"class_weights: must be positive, got {self.class_weights}")
+        _check(self.lr_base_batch is None or self.lr_base_batch > 0,
+               f"lr_base_batch: must be positive, got {self.lr_base_batch}")
+        _check(self.max_steps is None or self.max_steps > 0, f"max_steps: must be positive, got {self.max_steps}")
+        _check(self.log_every > 0, f"log_every: must be positive, got {self.log_every}")
+
+
+@dataclass
+class EvalConfig:
+    batch_size: int = 128
+    every_epochs: int = 1
+    metric: str = "top1"  # validation metric that selects the `best` checkpoint
+
+    def validate(self) -> None:
+        _check(self.batch_size > 0, f"batch_size: must be positive, got {self.batch_size}")
+        _check(self.every_epochs > 0, f"every_epochs: must be positive, got {self.every_epochs}")
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+def preset_path(name: str) -> Path:
+    """``image/cifar10`` or ``configs/image/cifar10.yaml`` or any YAML path → existing file."""
+    p = Path(name)
+    if p.suffix in (".yaml", ".yml") and p.is_file():
+        return p
+    candidate = PRESET_DIR / (name if name.endswith((".yaml", ".yml")) else f"{name}.yaml")
+    if candidate.is_file():
+        return candidate
+    presets = sorted(str(q.relative_to(PRESET_DIR).with_suffix("")) for q in PRESET_DIR.rglob("*.yaml"))
+    raise ConfigError(f"config {name!r} not found; presets: {', '.join(presets) or 'none'}")
+
+
+def load_config(*layers: str | Path | dict, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Defaults ← each YAML preset/path or dict in order ← dotted overrides; validated."""
+    dicts = [layer if isinstance(layer, dict) else read_yaml(preset_path(str(layer))) for layer in layers]
+    return build(Config, *dicts, overrides=overrides)
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    save_yaml(cfg, path)
+
+
+__all__ = ["Config", "ConfigError", "DataConfig", "EvalConfig", "ModelConfig", "TrainConfig", "load_config",
+           "preset_path", "save_config", "to_dict"]

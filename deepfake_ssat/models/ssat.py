@@ -1,0 +1,153 @@
+"""The SSAT wrapper: one encoder, an optional MAE decoder, and the training mode that ties them.
+
+Modes:
+- ``scratch``:  classifier only (no decoder is built).
+- ``ssat``:     joint training, two encoder passes with shared weights per step — the full input
+                feeds the classifier, the masked input feeds the decoder;
+                loss = λ·CE + (1 − λ)·reconstruction.
+- ``pretrain``: reconstruction only (the SSL half of the paper's SSL+FT baseline); no head.
+- ``finetune``: classifier only, weights initialised from a ``pretrain`` checkpoint.
+
+The forward returns a dict so the trainer never needs to know which auxiliary task is on.
+Inference (no target) runs the encoder on the full input only; the decoder is never run.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn as nn
+
+from ..losses import TargetNorm, classification_loss, reconstruction_loss, reconstruction_target, ssat_loss
+from ..masking import Mask, random_mask, subsample_masked, tube_mask
+from .decoder import MAEDecoder
+from .encoder import build_encoder
+from .spec import ArchSpec
+
+Mode = Literal["scratch", "ssat", "pretrain", "finetune"]
+MODES: tuple[str, ...] = ("scratch", "ssat", "pretrain", "finetune")
+
+
+class SSATModel(nn.Module):
+    def __init__(
+        self,
+        spec: ArchSpec,
+        mode: Mode = "ssat",
+        num_classes: int = 2,
+        mask_ratio: float = 0.75,
+        lambda_cls: float = 0.1,
+        target_norm: TargetNorm | Literal["auto"] = "auto",
+        drop_path: float = 0.0,
+        grad_checkpointing: bool = False,
+        decoder_keep_ratio: float = 1.0,
+        label_smoothing: float = 0.0,
+        class_weights: list[float] | None = None,
+    ):
+        super().__init__()
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if not 0.0 < mask_ratio < 1.0:
+            raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
+        if not 0.0 <= lambda_cls <= 1.0:
+            raise ValueError(f"lambda_cls must be in [0, 1], got {lambda_cls}")
+        if not 0.0 < decoder_keep_ratio <= 1.0:
+            raise ValueError(f"decoder_keep_ratio must be in (0, 1], got {decoder_keep_ratio}")
+        if class_weights is not None and len(class_weights) != num_classes:
+            raise ValueError(f"class_weights has {len(class_weights)} entries for {num_classes} classes")
+        self.spec = spec
+        self.mode = mode
+        self.num_classes = num_classes if mode != "pretrain" else 0
+        self.mask_ratio = mask_ratio
+        self.lambda_cls = lambda_cls
+        if target_norm == "auto":
+            target_norm = "per_channel" if spec.kind == "video" else "norm_pix"
+        self.target_norm: TargetNorm = target_norm
+        self.decoder_keep_ratio = decoder_keep_ratio
+        self.label_smoothing = label_smoothing
+        self.register_buffer(
+            "class_weights",
+            torch.tensor(class_weights, dtype=torch.float32) if class_weights is not None else None,
+            persistent=False,
+        )
+        self.encoder = build_encoder(spec, self.num_classes, drop_path=drop_path, grad_checkpointing=grad_checkpointing)
+        self.decoder = (
+            MAEDecoder(self.encoder, spec.decoder_depth, spec.decoder_dim, spec.decoder_heads)
+            if mode in ("ssat", "pretrain")
+            else None
+        )
+
+    # ------------------------------------------------------------------------------------------
+    @property
+    def uses_classifier(self) -> bool:
+        return self.mode != "pretrain"
+
+    @property
+    def uses_reconstruction(self) -> bool:
+        return self.decoder is not None
+
+    def data_config(self) -> dict:
+        return self.spec.data_config()
+
+    def sample_mask(self, batch: int, generator: torch.Generator | None = None) -> Mask:
+        device = self.encoder.pos_embed.device
+        if self.spec.kind == "video":
+            t = self.encoder.grid[0]
+            return tube_mask(batch, t, self.encoder.num_patches // t, self.mask_ratio, device, generator)
+        return random_mask(batch, self.encoder.num_patches, self.mask_ratio, device, generator)
+
+    def reconstruct(
+        self, x: torch.Tensor, mask: Mask, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Masked pass → (prediction (B, M', P), target (B, L, P), predicted ids (B, M'))."""
+        if self.decoder is None:
+            raise RuntimeError(f"mode {self.mode!r} has no decoder; reconstruction needs 'ssat' or 'pretrain'")
+        latent = self.encoder.forward_features(x, mask.keep)
+        predict = subsample_masked(mask, self.decoder_keep_ratio, generator) if self.training else mask.masked
+        pred = self.decoder(latent, mask.keep, predict)
+        target = reconstruction_target(self.encoder.patchify(self.unnormalize(x)), self.target_norm)
+        return pred, target, predict
+
+    def unnormalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Undo the input mean/std so the reconstruction target is built from real pixels."""
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        mean = torch.tensor(self.spec.mean, device=x.device, dtype=x.dtype).view(shape)
+        std = torch.tensor(self.spec.std, device=x.device, dtype=x.dtype).view(shape)
+        return x * std + mean
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        target: torch.Tensor | None = None,
+        mask: Mask | None = None,
+        generator: torch.Generator | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """x: (B, C, H, W) or (B, C, T, H, W); target: (B,) labels or (B, C) soft labels.
+
+        Without ``target`` only the classifier runs (inference). With it, the losses of the mode are
+        computed; ``loss_cls`` / ``loss_rec`` are zero tensors when the mode lacks that term.
+        """
+        out: dict[str, torch.Tensor] = {}
+        if self.uses_classifier:
+            out["logits"] = self.encoder(x)
+        if target is None:
+            return out
+        zero = x.new_zeros((), dtype=torch.float32)
+        loss_cls = (
+            classification_loss(out["logits"], target, self.class_weights, self.label_smoothing)
+            if self.uses_classifier
+            else zero
+        )
+        loss_rec = zero
+        if self.uses_reconstruction:
+            mask = mask if mask is not None else self.sample_mask(x.shape[0], generator)
+            pred, tgt, ids = self.reconstruct(x, mask, generator)
+            loss_rec = reconstruction_loss(pred, tgt, ids)
+        if self.mode == "ssat":
+            loss = ssat_loss(loss_cls, loss_rec, self.lambda_cls)
+        elif self.mode == "pretrain":
+            loss = loss_rec
+        else:
+            loss = loss_cls
+        out.update(loss=loss, loss_cls=loss_cls.detach(), loss_rec=loss_rec.detach())
+        return out

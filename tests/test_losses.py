@@ -1,0 +1,65 @@
+import torch
+import torch.nn.functional as F
+
+from deepfake_ssat.losses import classification_loss, reconstruction_target
+from deepfake_ssat.models import create_model
+
+
+def test_weighted_cross_entropy_matches_direct_formula():
+    logits = torch.randn(6, 2)
+    y = torch.tensor([0, 1, 1, 1, 0, 1])
+    w = torch.tensor([4.5, 1.0])  # weight w on the real class
+    logp = logits.log_softmax(1)
+    direct = -(w[y] * logp[torch.arange(6), y]).sum() / w[y].sum()
+    assert torch.allclose(classification_loss(logits, y, w), direct, atol=1e-6)
+
+
+def test_soft_targets_and_label_smoothing():
+    logits = torch.randn(4, 3)
+    soft = torch.softmax(torch.randn(4, 3), 1)
+    direct = -(soft * logits.log_softmax(1)).sum(1).mean()
+    assert torch.allclose(classification_loss(logits, soft), direct, atol=1e-6)
+    y = torch.tensor([0, 2, 1, 1])
+    assert torch.allclose(classification_loss(logits, y, label_smoothing=0.1),
+                          F.cross_entropy(logits, y, label_smoothing=0.1))
+
+
+def test_videomae_target_normalisation_equals_direct_per_tubelet_computation():
+    model = create_model("test_videomae", mode="ssat")
+    x = torch.rand(2, 3, 4, 32, 32)
+    target = reconstruction_target(model.encoder.patchify(x), "per_channel")  # (B, L, 2·16·16·3)
+    assert target.shape == (2, 2 * 2 * 2, 2 * 16 * 16 * 3)
+    # Token 5 = time slot 1, row 0, column 1 → frames 2-3, rows 0-15, columns 16-31.
+    tube = x[1, :, 2:4, 0:16, 16:32]  # (C, 2, 16, 16)
+    flat = tube.reshape(3, -1)  # per channel, 512 pixels
+    norm = (flat - flat.mean(1, keepdim=True)) / (flat.var(1, unbiased=True, keepdim=True).sqrt() + 1e-6)
+    expected = norm.reshape(3, 2, 16, 16).permute(1, 2, 3, 0).reshape(-1)  # (p0 p1 p2 c)
+    assert torch.allclose(target[1, 5], expected, atol=1e-5)
+
+
+def test_image_norm_pix_target_equals_direct_per_patch_computation():
+    model = create_model("test_vit", mode="ssat")
+    x = torch.rand(1, 3, 32, 32)
+    target = reconstruction_target(model.encoder.patchify(x), "norm_pix")
+    patch = x[0, :, 8:16, 0:8].permute(1, 2, 0).reshape(-1)  # row 1, column 0 → token 4; (p q c)
+    expected = (patch - patch.mean()) / (patch.var() + 1e-6).sqrt()
+    assert torch.allclose(target[0, 4], expected, atol=1e-5)
+    raw = reconstruction_target(model.encoder.patchify(x), "none")
+    assert torch.allclose(raw[0, 4], patch)
+
+
+def test_ssat_total_is_lambda_weighted_sum_of_direct_terms():
+    torch.manual_seed(0)
+    model = create_model("test_videomae", mode="ssat", lambda_cls=0.1, class_weights=[3.0, 1.0]).train()
+    x = torch.randn(3, 3, 4, 32, 32)
+    y = torch.tensor([0, 1, 1])
+    mask = model.sample_mask(3)
+    out = model(x, y, mask=mask)
+    ce = F.cross_entropy(out["logits"], y, weight=torch.tensor([3.0, 1.0]))
+    pred, target, ids = model.reconstruct(x, mask)
+    picked = torch.stack([target[i, ids[i]] for i in range(3)])
+    rec = ((pred - picked) ** 2).mean()
+    # The model's own reconstruct() call and ours see the same mask, so the terms must agree.
+    assert torch.allclose(out["loss_cls"], ce, atol=1e-6)
+    assert torch.allclose(out["loss_rec"], rec, atol=1e-5)
+    assert torch.allclose(out["loss"], 0.1 * ce + 0.9 * rec, atol=1e-5)

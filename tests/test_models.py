@@ -1,0 +1,129 @@
+import pytest
+import torch
+
+from deepfake_ssat.models import MODES, create_model, get_spec, list_models
+
+SMALL = ["test_vit", "test_videomae"]
+
+
+def _input(name: str, batch: int = 2) -> torch.Tensor:
+    spec = get_spec(name)
+    if spec.kind == "video":
+        return torch.randn(batch, spec.in_chans, spec.num_frames, spec.img_size, spec.img_size)
+    return torch.randn(batch, spec.in_chans, spec.img_size, spec.img_size)
+
+
+# The base-size video model costs ~180 GMACs per clip: too slow for the default CPU run.
+_BIG = {"videomae_base", "videomae_small", "vit_base"}
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in _BIG else n for n in list_models()]
+)
+def test_every_registered_model_forwards_on_its_input_shape(name):
+    model = create_model(name, mode="scratch", num_classes=3).eval()
+    x = _input(name, batch=1)
+    with torch.no_grad():
+        out = model(x)
+    assert out["logits"].shape == (1, 3)
+    assert set(out) == {"logits"}
+
+
+@pytest.mark.parametrize("name", SMALL)
+@pytest.mark.parametrize("mode", MODES)
+def test_every_trainable_parameter_gets_a_gradient(name, mode):
+    model = create_model(name, mode=mode, num_classes=2, drop_path=0.1).train()
+    out = model(_input(name, 3), torch.tensor([0, 1, 1]))
+    out["loss"].backward()
+    no_grad = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not no_grad, f"parameters without gradient in {mode}: {no_grad}"
+    assert torch.isfinite(out["loss"])
+
+
+@pytest.mark.parametrize("name", SMALL)
+def test_scratch_and_finetune_build_no_decoder_and_pretrain_no_head(name):
+    assert create_model(name, mode="scratch").decoder is None
+    assert create_model(name, mode="finetune").decoder is None
+    pre = create_model(name, mode="pretrain")
+    assert pre.decoder is not None and not isinstance(pre.encoder.head, torch.nn.Linear)
+    out = pre(_input(name), torch.tensor([0, 1]))
+    assert "logits" not in out and torch.equal(out["loss"], out["loss_rec"])
+
+
+def test_inference_never_runs_the_decoder():
+    model = create_model("test_videomae", mode="ssat").eval()
+
+    def boom(*a, **k):
+        raise AssertionError("decoder ran during inference")
+
+    model.decoder.forward = boom
+    with torch.no_grad():
+        assert model(_input("test_videomae"))["logits"].shape == (2, 2)
+
+
+@pytest.mark.parametrize(
+    "name,low,high",
+    [("vit_tiny", 5.4e6, 5.8e6), ("vit_small", 21.4e6, 22.2e6), ("vit_base", 85.5e6, 86.8e6),
+     ("videomae_small", 21.5e6, 22.2e6), ("videomae_base", 86.0e6, 87.0e6)],
+)
+def test_encoder_parameter_counts(name, low, high):
+    with torch.device("meta"):  # shapes only, no memory or init time
+        model = create_model(name, mode="scratch", num_classes=2)
+    n = sum(p.numel() for p in model.encoder.parameters())
+    assert low <= n <= high, f"{name}: {n / 1e6:.2f}M"
+
+
+def test_video_token_grid_and_mask_ratio_0_95():
+    spec = get_spec("videomae_base")
+    assert (spec.num_frames, spec.img_size, spec.tubelet, spec.patch_size) == (16, 224, 2, 16)
+    model = create_model("videomae_base", mode="ssat", mask_ratio=0.95)
+    assert model.encoder.grid == (8, 14, 14) and model.encoder.num_patches == 1568
+    mask = model.sample_mask(2)
+    assert mask.keep.shape == (2, 80)  # 10 visible positions × 8 time slots
+    assert model.decoder.head.out_features == 2 * 16 * 16 * 3
+
+
+def test_masked_forward_sees_only_visible_tokens():
+    model = create_model("test_videomae", mode="ssat").eval()
+    x = _input("test_videomae", 1)
+    mask = model.sample_mask(1)
+    feats = model.encoder.forward_features(x, mask.keep)
+    assert feats.shape[1] == mask.keep.shape[1]
+    # Changing pixels of hidden tubelets must not change the visible-token features.
+    hidden = mask.masked[0, 0].item()
+    t, hw = divmod(hidden, model.encoder.tokens_per_frame)
+    h, w = divmod(hw, model.encoder.grid[2])
+    y = x.clone()
+    y[:, :, 2 * t:2 * t + 2, 16 * h:16 * h + 16, 16 * w:16 * w + 16] += 5.0
+    assert torch.allclose(model.encoder.forward_features(y, mask.keep), feats, atol=1e-5)
+
+
+def test_gradient_checkpointing_gives_same_gradients():
+    torch.manual_seed(0)
+    a = create_model("test_vit", mode="ssat")
+    b = create_model("test_vit", mode="ssat", grad_checkpointing=True)
+    b.load_state_dict(a.state_dict())
+    x, y = _input("test_vit"), torch.tensor([0, 1])
+    mask = a.sample_mask(2)
+    a(x, y, mask=mask)["loss"].backward()
+    b(x, y, mask=mask)["loss"].backward()
+    for (n, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters(), strict=True):
+        assert torch.allclose(pa.grad, pb.grad, atol=1e-6), n
+
+
+def test_attention_uses_sdpa():
+    model = create_model("test_vit", mode="scratch")
+    assert all(blk.attn.fused_attn for blk in model.encoder.blocks)
+
+
+def test_bad_options_are_rejected_with_names():
+    with pytest.raises(KeyError, match="unknown model"):
+        create_model("vit_huge")
+    with pytest.raises(TypeError, match="tubelett"):
+        create_model("test_vit", tubelett=2)
+    with pytest.raises(ValueError, match="mask_ratio"):
+        create_model("test_vit", mask_ratio=1.0)
+    with pytest.raises(ValueError, match="lambda_cls"):
+        create_model("test_vit", lambda_cls=1.5)
+    with pytest.raises(ValueError, match="tile"):
+        create_model("test_videomae", num_frames=5)
