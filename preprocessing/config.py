@@ -1,0 +1,203 @@
+"""Configuration of face preprocessing: one dataclass tree, every option with its default.
+
+Annotations stay simple (int, float, str, bool, ``X | None``, ``Literal``, ``list[X]``, nested
+dataclasses) because the generic loader in ``deepfake_ssat`` type-checks YAML values against them.
+``FaceCropConfig`` is everything needed to reproduce the crops of one video, so a checkpoint can
+carry it and inference crops faces exactly as training saw them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+def _validate_section(name: str, section: DetectorConfig | TrackerConfig | FaceCropConfig | ClipConfig) -> None:
+    """Validate a nested section, naming it in the error ("faces.margin: ...")."""
+    try:
+        section.validate()
+    except ValueError as e:
+        raise ValueError(f"{name}.{e}") from None
+
+
+@dataclass
+class DetectorConfig:
+    """MTCNN face detection on a subset of frames."""
+
+    # Frames whose longer side exceeds this are downscaled before detection (1920x1080 -> 2x, as the
+    # DFDC winner did; 1280x720 -> 1.33x; 512x512 untouched). Crops are always cut from full frames.
+    max_side: int = 960
+    # Run the detector on every k-th clip frame; boxes in between are interpolated along the track.
+    every: int = 5
+    # Smallest face MTCNN looks for, in source pixels (converted to the detection scale, floor 12 px).
+    min_face_size: int = 24
+    # MTCNN's three stage thresholds (P-net, R-net, O-net).
+    thresholds: list[float] = field(default_factory=lambda: [0.6, 0.7, 0.8])
+    # Detections scoring below this are ignored by the tracker.
+    min_score: float = 0.9
+    batch_size: int = 8
+    # 'auto' = CUDA when available, else CPU; or any torch device string ('cpu', 'cuda:1').
+    device: str = "auto"
+
+    def validate(self) -> None:
+        if self.max_side < 64:
+            raise ValueError(f"max_side: must be >= 64, got {self.max_side}")
+        if self.every < 1:
+            raise ValueError(f"every: must be >= 1, got {self.every}")
+        if self.min_face_size < 1:
+            raise ValueError(f"min_face_size: must be >= 1, got {self.min_face_size}")
+        if len(self.thresholds) != 3 or not all(0.0 < t < 1.0 for t in self.thresholds):
+            raise ValueError(f"thresholds: must be three values in (0, 1), got {self.thresholds}")
+        if not 0.0 <= self.min_score <= 1.0:
+            raise ValueError(f"min_score: must be in [0, 1], got {self.min_score}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size: must be >= 1, got {self.batch_size}")
+        if not (self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda")):
+            raise ValueError(f"device: must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
+
+
+@dataclass
+class TrackerConfig:
+    """IoU tracking of detections into one track per person, smoothing and filtering."""
+
+    # A detection joins a track when its box overlaps the track's last (or motion-predicted) box this much.
+    iou_threshold: float = 0.3
+    # Failing that, a detection of similar size whose centre is within this many box sides of the
+    # track's predicted centre (small fast faces move more than their size between detector runs).
+    max_shift: float = 1.0
+    # A track survives this many clip frames without a detection (occlusion, a hand passing by);
+    # the boxes across the gap are interpolated.
+    max_gap: int = 30
+    # Tracks shorter than this many clip frames are dropped (a 16-frame clip needs at least 16).
+    min_frames: int = 16
+    # Tracks whose median box side is below this (source pixels) are dropped as too small to use.
+    min_face_size: int = 32
+    # Tracks whose mean detection score is below this are dropped as spurious.
+    min_score: float = 0.95
+    # Centered moving-average window (clip frames) over box centre and size so crops do not jitter;
+    # 1 turns smoothing off.
+    smoothing: int = 9
+
+    def validate(self) -> None:
+        if not 0.0 < self.iou_threshold < 1.0:
+            raise ValueError(f"iou_threshold: must be in (0, 1), got {self.iou_threshold}")
+        if self.max_shift < 0:
+            raise ValueError(f"max_shift: must be >= 0, got {self.max_shift}")
+        if self.max_gap < 0:
+            raise ValueError(f"max_gap: must be >= 0, got {self.max_gap}")
+        if self.min_frames < 1:
+            raise ValueError(f"min_frames: must be >= 1, got {self.min_frames}")
+        if self.min_face_size < 0:
+            raise ValueError(f"min_face_size: must be >= 0, got {self.min_face_size}")
+        if not 0.0 <= self.min_score <= 1.0:
+            raise ValueError(f"min_score: must be in [0, 1], got {self.min_score}")
+        if self.smoothing < 1:
+            raise ValueError(f"smoothing: must be >= 1, got {self.smoothing}")
+
+
+@dataclass
+class FaceCropConfig:
+    """How faces are found and cut out of one video; travels with the checkpoint for inference."""
+
+    # Square crop side = longer box side x margin (1.3 as the FF++ reference classifier).
+    margin: float = 1.3
+    # Crops are resized to size x size.
+    size: int = 224
+    # Keep every n-th frame of the video in the clip (1 = all frames).
+    frame_stride: int = 1
+    # At most this many clip frames per video (None = the whole video).
+    max_frames: int | None = None
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    # Decoded frames are kept in memory for cropping up to this size; longer/larger videos are
+    # decoded a second time instead (bounded memory per worker).
+    frame_cache_mb: int = 1024
+
+    def validate(self) -> None:
+        if self.margin < 1.0:
+            raise ValueError(f"margin: must be >= 1.0, got {self.margin}")
+        if self.size < 16:
+            raise ValueError(f"size: must be >= 16, got {self.size}")
+        if self.frame_stride < 1:
+            raise ValueError(f"frame_stride: must be >= 1, got {self.frame_stride}")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise ValueError(f"max_frames: must be >= 1 or null, got {self.max_frames}")
+        if self.frame_cache_mb < 0:
+            raise ValueError(f"frame_cache_mb: must be >= 0, got {self.frame_cache_mb}")
+        _validate_section("detector", self.detector)
+        _validate_section("tracker", self.tracker)
+
+
+@dataclass
+class ClipConfig:
+    """How face-track clips are stored (see docs/preprocessing.md for the measurements)."""
+
+    # 'jpeg_zip': one uncompressed zip per track holding one JPEG per frame (chosen by measurement).
+    format: Literal["jpeg_zip"] = "jpeg_zip"
+    quality: int = 95
+    # JPEG chroma subsampling: '444' keeps colour detail around blending boundaries, '420' is smaller.
+    subsampling: Literal["444", "422", "420"] = "444"
+
+    def validate(self) -> None:
+        if not 1 <= self.quality <= 100:
+            raise ValueError(f"quality: must be in [1, 100], got {self.quality}")
+
+
+@dataclass
+class PreprocessConfig:
+    """Everything `deepfake-ssat preprocess` does: which dataset, where, how, how fast."""
+
+    dataset: Literal["dfdc", "ffpp", "folder"] = "folder"
+    # Root of the raw dataset tree.
+    root: str = ""
+    # Output folder: manifest.jsonl, clips/, tracks/, .state/ (resume journals).
+    out: str = ""
+    # FF++: compression level to read, the methods, and the folder holding train/val/test.json
+    # (None = <root>/splits).
+    compression: Literal["c23", "c40", "raw"] = "c23"
+    methods: list[str] = field(
+        default_factory=lambda: ["Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures"]
+    )
+    split_dir: str | None = None
+    # folder: optional CSV of path,label[,split] (paths relative to root); None = real/ and fake/.
+    csv: str | None = None
+    # DFDC train parts and folders without a split: share of groups (a real and its fakes) for val.
+    val_fraction: float = 0.1
+    # DFDC: put whole dfdc_train_part_K folders on one side (as the DFDC winner), else group by original.
+    split_by_part: bool = False
+    seed: int = 0
+    faces: FaceCropConfig = field(default_factory=FaceCropConfig)
+    clip: ClipConfig = field(default_factory=ClipConfig)
+    # Fakes whose original is in the index reuse the original's tracks (same geometry, one detection).
+    reuse_original_tracks: bool = True
+    # Worker processes; 0 runs in the calling process (debugging; no per-video time limit then).
+    workers: int = 1
+    # Torch threads per worker; 0 = CPU cores / workers.
+    threads_per_worker: int = 0
+    # A video taking longer than this (seconds) is cut off and recorded as 'timeout'.
+    timeout: float = 600.0
+    # Rerun videos whose earlier attempt failed (decode error, timeout, crash); finished ones are kept.
+    retry_failed: bool = False
+    # Process only the first N videos (whole groups first) for quick runs.
+    limit: int | None = None
+    progress: bool = True
+
+    def validate(self) -> None:
+        if not self.root:
+            raise ValueError("root: required (the raw dataset folder)")
+        if not self.out:
+            raise ValueError("out: required (the output folder)")
+        if not self.methods and self.dataset == "ffpp":
+            raise ValueError("methods: needs at least one FF++ method")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction: must be in [0, 1), got {self.val_fraction}")
+        if self.workers < 0:
+            raise ValueError(f"workers: must be >= 0, got {self.workers}")
+        if self.threads_per_worker < 0:
+            raise ValueError(f"threads_per_worker: must be >= 0, got {self.threads_per_worker}")
+        if self.timeout <= 0:
+            raise ValueError(f"timeout: must be > 0 seconds, got {self.timeout}")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit: must be >= 1 or null, got {self.limit}")
+        _validate_section("faces", self.faces)
+        _validate_section("clip", self.clip)

@@ -1,0 +1,156 @@
+"""IoU tracking of sparse per-frame detections into dense, smoothed face tracks (pure numpy).
+
+Positions are clip-frame positions (0..N-1), not source frame indices: detections come every
+``every`` positions, the tracker links them, fills the frames between by linear interpolation,
+smooths the boxes and drops tracks that are short, tiny or low-scoring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import TrackerConfig
+
+
+@dataclass
+class Track:
+    """One person's face over consecutive clip positions."""
+
+    positions: np.ndarray  # (T,) int, consecutive clip-frame positions
+    boxes: np.ndarray  # (T, 4) float32 x1, y1, x2, y2 in source pixels
+    scores: np.ndarray  # (T,) float32 detection score (interpolated between detections)
+    detected: np.ndarray  # (T,) bool, True where the detector actually ran and found this face
+
+    @property
+    def det_score(self) -> float:
+        return float(self.scores[self.detected].mean()) if self.detected.any() else 0.0
+
+    @property
+    def face_size(self) -> float:
+        """Median of the longer box side, source pixels."""
+        return float(np.median(np.maximum(self.boxes[:, 2] - self.boxes[:, 0], self.boxes[:, 3] - self.boxes[:, 1])))
+
+
+@dataclass
+class _Open:
+    positions: list[int] = field(default_factory=list)
+    boxes: list[np.ndarray] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+
+    def predict(self, pos: int) -> np.ndarray:
+        """Constant-velocity guess of the box at ``pos`` (faces move between sparse detections)."""
+        last = self.boxes[-1]
+        if len(self.boxes) < 2:
+            return last
+        dt = self.positions[-1] - self.positions[-2]
+        velocity = (last - self.boxes[-2]) / max(dt, 1)
+        return last + velocity * (pos - self.positions[-1])
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of boxes a (N, 4) and b (M, 4) -> (N, M)."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
+
+
+def _affinity(last: np.ndarray, pred: np.ndarray, boxes: np.ndarray, iou_threshold: float, max_shift: float) -> np.ndarray:
+    """Match priority of each (track, detection) pair: > 1 for an IoU match, in (0, 1] for a
+    centre-distance match (a small fast face whose boxes k frames apart hardly overlap), 0 for none."""
+    overlap = np.maximum(iou(last, boxes), iou(pred, boxes))
+    side = np.maximum(last[:, 2] - last[:, 0], last[:, 3] - last[:, 1])[:, None]
+    size = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])[None, :]
+    centre = lambda b: (b[:, :2] + b[:, 2:]) / 2  # noqa: E731
+    dist = np.linalg.norm(centre(pred)[:, None] - centre(boxes)[None, :], axis=2) / np.maximum(side, 1e-6)
+    similar_size = (size / np.maximum(side, 1e-6) > 2 / 3) & (size / np.maximum(side, 1e-6) < 3 / 2)
+    near = np.where(similar_size & (dist <= max_shift), 1.0 - dist / (max_shift + 1e-6), 0.0)
+    return np.where(overlap >= iou_threshold, 1.0 + overlap, near)
+
+
+def link_detections(
+    detections: Sequence[tuple[int, np.ndarray, np.ndarray]], iou_threshold: float, max_gap: int, max_shift: float = 1.0
+) -> list[_Open]:
+    """Greedy association of detections ``(position, boxes (M, 4), scores (M,))`` in position order.
+
+    A track takes the detection overlapping its last or motion-predicted box by at least
+    ``iou_threshold``; failing that, one of similar size whose centre is within ``max_shift`` box
+    sides of the prediction. Tracks whose last detection is more than ``max_gap`` positions back are closed.
+    """
+    tracks: list[_Open] = []
+    for pos, boxes, scores in sorted(detections, key=lambda d: d[0]):
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        scores = np.asarray(scores, np.float32).reshape(-1)
+        active = [t for t in tracks if 0 < pos - t.positions[-1] <= max_gap]
+        taken_t: set[int] = set()
+        taken_d: set[int] = set()
+        if active and len(boxes):
+            last = np.stack([t.boxes[-1] for t in active])
+            pred = np.stack([t.predict(pos) for t in active])
+            affinity = _affinity(last, pred, boxes, iou_threshold, max_shift)
+            for flat in np.argsort(-affinity, axis=None, kind="stable"):
+                ti, di = np.unravel_index(flat, affinity.shape)
+                if affinity[ti, di] <= 0:
+                    break
+                if ti in taken_t or di in taken_d:
+                    continue
+                taken_t.add(ti)
+                taken_d.add(di)
+                active[ti].positions.append(pos)
+                active[ti].boxes.append(boxes[di])
+                active[ti].scores.append(float(scores[di]))
+        for di in range(len(boxes)):
+            if di not in taken_d:
+                tracks.append(_Open([pos], [boxes[di]], [float(scores[di])]))
+    return tracks
+
+
+def smooth_boxes(boxes: np.ndarray, window: int) -> np.ndarray:
+    """Centered moving average over time (window shrinks at the ends, so no padding artefacts)."""
+    if window <= 1 or len(boxes) < 2:
+        return boxes.astype(np.float32)
+    half = window // 2
+    csum = np.concatenate([np.zeros((1, boxes.shape[1])), np.cumsum(boxes, axis=0, dtype=np.float64)])
+    idx = np.arange(len(boxes))
+    lo = np.clip(idx - half, 0, len(boxes))
+    hi = np.clip(idx + half + 1, 0, len(boxes))
+    return ((csum[hi] - csum[lo]) / (hi - lo)[:, None]).astype(np.float32)
+
+
+def densify(raw: _Open, smoothing: int) -> Track:
+    """Interpolate a sparse track to every position between its first and last detection, then smooth."""
+    pos = np.asarray(raw.positions)
+    dense = np.arange(pos[0], pos[-1] + 1)
+    boxes = np.asarray(raw.boxes, np.float32)
+    interp = np.stack([np.interp(dense, pos, boxes[:, c]) for c in range(4)], axis=1)
+    scores = np.interp(dense, pos, np.asarray(raw.scores)).astype(np.float32)
+    detected = np.isin(dense, pos)
+    return Track(dense, smooth_boxes(interp, smoothing), scores, detected)
+
+
+def build_tracks(
+    detections: Sequence[tuple[int, np.ndarray, np.ndarray]], cfg: TrackerConfig, detect_every: int = 1
+) -> list[Track]:
+    """Detections on sparse positions -> kept dense tracks, ordered by start then by face size."""
+    # A track must at least survive the regular interval between two detector runs.
+    raw = link_detections(detections, cfg.iou_threshold, max(cfg.max_gap, detect_every), cfg.max_shift)
+    kept = []
+    for r in raw:
+        t = densify(r, cfg.smoothing)
+        if len(t.positions) < cfg.min_frames:
+            continue
+        if t.face_size < cfg.min_face_size or t.det_score < cfg.min_score:
+            continue
+        kept.append(t)
+    kept.sort(key=lambda t: (int(t.positions[0]), -t.face_size))
+    return kept
