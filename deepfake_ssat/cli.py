@@ -8,13 +8,16 @@ Expected failures (bad config key, missing path, unusable checkpoint) end with a
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
+from pathlib import Path
 from collections.abc import Callable, Sequence
 
 import yaml
 
 from .configschema import ConfigError, to_dict
+from .models.convert import WeightLoadError
 
 log = logging.getLogger("deepfake_ssat")
 
@@ -63,6 +66,87 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+# Short flags of `train` → dotted config keys.
+_TRAIN_FLAGS = {
+    "dataset": "data.dataset", "data_root": "data.root", "model": "model.name", "mode": "model.mode",
+    "mask": "model.mask_ratio", "epochs": "train.epochs", "batch_size": "train.batch_size",
+    "output": "train.output_dir", "init": "model.init", "device": "train.device", "seed": "train.seed",
+}
+
+
+def _train_config(args: argparse.Namespace):
+    from .config import PRESET_DIR, load_config
+
+    layers = list(args.config)
+    if not layers and args.dataset:
+        # `--dataset cifar10` alone picks the preset of that name when there is one.
+        for kind in ("video", "image"):
+            if (PRESET_DIR / kind / f"{args.dataset}.yaml").is_file():
+                layers.append(f"{kind}/{args.dataset}")
+                break
+    overrides = [f"{key}={getattr(args, flag)}" for flag, key in _TRAIN_FLAGS.items()
+                 if getattr(args, flag, None) is not None]
+    return load_config(*layers, overrides=overrides + list(args.set))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .train import train
+
+    if args.resume is not None:
+        from .checkpoint import read_checkpoint
+        from .config import Config, load_config
+
+        # The run's own config, with any --set on top (e.g. more epochs).
+        run = args.resume or _train_config(args).train.output_dir
+        saved = read_checkpoint(run)["config"]
+        cfg = load_config(saved, *args.config, overrides=args.set)
+        assert isinstance(cfg, Config)
+        summary = train(cfg, resume=run)
+    else:
+        summary = train(_train_config(args))
+    best = summary.get("best_value")
+    sys.stdout.write(f"best {summary['best_metric']}: {best if best is None else round(best, 4)} "
+                     f"(epoch {summary['best_epoch']}); run in {summary['output_dir']}\n")
+    for key in ("test_best", "test_last"):
+        if key in summary:
+            sys.stdout.write(f"{key}: {json.dumps({k: round(v, 4) for k, v in summary[key].items()})}\n")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .configschema import parse_override, set_dotted
+    from .train import evaluate_checkpoint
+
+    overrides: dict = {}
+    for text in args.set:
+        path, value = parse_override(text)
+        set_dotted(overrides, path, value)
+    if args.data_root:
+        set_dotted(overrides, ["data", "root"], args.data_root)
+    metrics = evaluate_checkpoint(args.checkpoint, split=args.split, overrides=overrides, device=args.device)
+    _print_table(("metric", "value"), [(k, f"{v:.4f}") for k, v in metrics.items()])
+    if args.json:
+        Path(args.json).write_text(json.dumps(metrics, indent=2))
+    return 0
+
+
+def cmd_preprocess(args: argparse.Namespace) -> int:
+    from preprocessing.cli import config_from_args, run_command
+    from preprocessing.config import PreprocessConfig
+
+    from .configschema import build, read_yaml
+
+    layers = [read_yaml(p) for p in args.config]
+    cfg = build(PreprocessConfig, *layers, config_from_args(args), overrides=args.set)
+    return run_command(cfg)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from preprocessing.sample import run_from_args
+
+    return run_from_args(args)
+
+
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     cells = [list(map(str, header))] + [list(map(str, r)) for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
@@ -86,6 +170,51 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("config", help="print the resolved config (defaults ← presets ← --set)")
     _add_config(p)
     p.set_defaults(func=cmd_config)
+
+    p = sub.add_parser("train", help="train a model (one CPU, one GPU, or many through torchrun)",
+                       description="Train with a preset and overrides. Under torchrun every process runs this same "
+                                   "command; rank 0 logs and writes checkpoints.")
+    _add_config(p)
+    p.add_argument("--dataset", help="dataset name; picks configs/{video,image}/NAME.yaml when no --config is given")
+    p.add_argument("--data-root", help="dataset folder (data.root)")
+    p.add_argument("--model", help="registered model name (see `deepfake-ssat models`)")
+    p.add_argument("--mode", choices=["scratch", "ssat", "pretrain", "finetune"])
+    p.add_argument("--mask", type=float, help="mask ratio, e.g. 0.75 or 0.95 (model.mask_ratio)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int, help="per-process batch size")
+    p.add_argument("--output", help="run folder (train.output_dir)")
+    p.add_argument("--init", help="weights to start from: checkpoint file or hub id (model.init)")
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:1, mps")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--resume", nargs="?", const="", default=None, metavar="CHECKPOINT_OR_RUN_DIR",
+                   help="continue an interrupted run (its last.pt); without a value, the run folder of the config")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("preprocess", help="raw DFDC / FF++ / folder videos → face-track clips + manifest",
+                       description="Detect, track and crop faces into clips plus manifest.jsonl. Resumable: rerun "
+                                   "the same command to continue. Under torchrun each rank takes a share.")
+    from preprocessing.cli import add_arguments as add_preprocess_arguments
+
+    add_preprocess_arguments(p)
+    p.add_argument("--config", action="append", default=[], metavar="YAML",
+                   help="YAML file of preprocessing options (fields of PreprocessConfig)")
+    _add_set(p)
+    p.set_defaults(func=cmd_preprocess)
+
+    p = sub.add_parser("sample", help="write a tiny sample dataset in the DFDC or FF++ layout (a pipeline check)")
+    from preprocessing.sample import add_arguments as add_sample_arguments
+
+    add_sample_arguments(p)
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("eval", help="evaluate a checkpoint on a split of its dataset")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--data-root", help="dataset folder, if it moved since training")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", help="also write the metrics to this JSON file")
+    _add_set(p)
+    p.set_defaults(func=cmd_eval)
     return parser
 
 
@@ -99,7 +228,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, UsageError, FileNotFoundError) as e:
+    except (ConfigError, UsageError, FileNotFoundError, WeightLoadError, ValueError) as e:
+        if args.verbose:
+            raise
         sys.stderr.write(f"error: {e}\n")
         return 2
     except KeyboardInterrupt:

@@ -72,6 +72,10 @@ class DataConfig:
     train_fraction: float | None = None
     train_per_class: int | None = None
     subset_seed: int = 0
+    # Datasets without a validation split (CIFAR, SVHN, Fashion-MNIST) hold out this share of the
+    # training set, stratified and fixed by subset_seed, so the `best` checkpoint is never chosen
+    # on the test set. The limited-data subset is drawn from the rest.
+    val_fraction: float = 0.1
     # Normalisation; null = the dataset's own statistics.
     mean: list[float] | None = None
     std: list[float] | None = None
@@ -89,6 +93,7 @@ class DataConfig:
         _check(self.num_workers >= 0, f"num_workers: must be >= 0, got {self.num_workers}")
         _check(self.train_fraction is None or 0.0 < self.train_fraction <= 1.0,
                f"train_fraction: must be in (0, 1], got {self.train_fraction}")
+        _check(0 < self.val_fraction < 1, f"val_fraction: must be in (0, 1), got {self.val_fraction}")
         _check(self.train_per_class is None or self.train_per_class > 0,
                f"train_per_class: must be positive, got {self.train_per_class}")
         _check(self.train_fraction is None or self.train_per_class is None,

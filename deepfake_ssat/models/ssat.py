@@ -86,6 +86,18 @@ class SSATModel(nn.Module):
     def uses_reconstruction(self) -> bool:
         return self.decoder is not None
 
+    # --- optimiser hooks (timm's create_optimizer_v2 reads these) ----------------------------
+    def no_weight_decay(self) -> set[str]:
+        """Tokens and position tables never decay (norms and biases are excluded by their 1-D shape)."""
+        return {"encoder.cls_token", "encoder.pos_embed", "decoder.mask_token", "decoder.pos_embed"}
+
+    def group_matcher(self, coarse: bool = False) -> dict:
+        """Layer ids for layer-wise lr decay: embeddings < block 0 < … < final norm < head and decoder."""
+        return {
+            "stem": r"^encoder\.(?:cls_token|pos_embed|patch_embed)",
+            "blocks": [(r"^encoder\.blocks\.(\d+)", None), (r"^encoder\.(?:norm|fc_norm)\.", (99999,))],
+        }
+
     def data_config(self) -> dict:
         return self.spec.data_config()
 

@@ -1,0 +1,181 @@
+"""End-to-end training on tiny data: checkpoints, resume equivalence, torchrun, bad input."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from deepfake_ssat.checkpoint import read_checkpoint
+from deepfake_ssat.cli import main
+from deepfake_ssat.config import load_config
+from deepfake_ssat.train import evaluate_checkpoint, train
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_idx_dataset(root: Path, n_train: int = 120, n_test: int = 40, seed: int = 0) -> Path:
+    """Fashion-MNIST-format IDX files whose 10 classes are learnable bright blocks at class-specific places."""
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+
+    def make(n):
+        y = np.arange(n) % 10
+        x = rng.integers(0, 40, size=(n, 28, 28), dtype=np.uint8)
+        for i, c in enumerate(y):
+            r, col = divmod(int(c), 5)
+            x[i, 4 + 10 * r: 12 + 10 * r, 2 + 5 * col: 6 + 5 * col] = 230
+        return x, y.astype(np.uint8)
+
+    def write(path, arr, kind):
+        header = (0x0800 | arr.ndim).to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in arr.shape)
+        with gzip.open(path, "wb") as f:
+            f.write(header + arr.tobytes())
+
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        x, y = make(n)
+        write(root / f"{split}-images-idx3-ubyte.gz", x, "images")
+        write(root / f"{split}-labels-idx1-ubyte.gz", y, "labels")
+    return root
+
+
+def tiny_cfg(data: Path, out: Path, **extra) -> list[str]:
+    base = {
+        "data.dataset": "fashion_mnist", "data.root": str(data), "data.num_workers": 0, "data.randaugment": "null",
+        "data.reprob": 0, "model.name": "test_vit", "model.img_size": 28, "model.patch_size": 7,
+        "model.mode": "ssat", "train.epochs": 3, "train.batch_size": 16, "train.warmup_epochs": 1,
+        "train.output_dir": str(out), "train.log_every": 2, "eval.batch_size": 64, "train.device": "cpu",
+    }
+    base.update(extra)
+    return [f"{k}={v}" for k, v in base.items()]
+
+
+@pytest.fixture(scope="module")
+def idx_data(tmp_path_factory) -> Path:
+    return write_idx_dataset(tmp_path_factory.mktemp("fmnist"))
+
+
+def test_tiny_run_writes_checkpoints_config_and_metrics(idx_data, tmp_path):
+    out = tmp_path / "run"
+    summary = train(load_config(overrides=tiny_cfg(idx_data, out)))
+    assert (out / "last.pt").is_file() and (out / "best.pt").is_file()
+    saved = load_config(out / "config.yaml")
+    assert saved.train.epochs == 3 and saved.model.name == "test_vit"
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert all("val_top1" in r and "val_loss_rec" in r for r in rows)
+    ckpt = read_checkpoint(out / "best.pt")
+    assert ckpt["data_config"]["input_size"] == [3, 28, 28] and len(ckpt["data_config"]["class_names"]) == 10
+    assert "optimizer" not in ckpt  # best holds what inference needs, last what resume needs
+    assert "optimizer" in read_checkpoint(out / "last.pt")
+    assert summary["best_epoch"] in (1, 2, 3) and "top1" in summary["test_best"]
+    assert summary["device_hours"] > 0
+    # evaluation of the saved checkpoint reproduces the summary's test accuracy
+    assert evaluate_checkpoint(out / "best.pt", device="cpu")["top1"] == pytest.approx(summary["test_best"]["top1"])
+
+
+def test_interrupted_and_resumed_run_matches_uninterrupted(idx_data, tmp_path):
+    full = train(load_config(overrides=tiny_cfg(idx_data, tmp_path / "full")))
+    # Stop after the first epoch (the schedule still spans all 3), then resume.
+    cut = tiny_cfg(idx_data, tmp_path / "cut", **{"train.max_steps": 6})  # 110 images / 16 = 6 steps per epoch
+    train(load_config(overrides=cut))
+    assert read_checkpoint(tmp_path / "cut" / "last.pt")["state"]["epoch"] == 1
+    cfg = load_config(tmp_path / "cut" / "config.yaml", overrides=["train.max_steps=null"])
+    resumed = train(cfg, resume=tmp_path / "cut" / "last.pt")
+    a = read_checkpoint(tmp_path / "full" / "last.pt")
+    b = read_checkpoint(tmp_path / "cut" / "last.pt")
+    losses_a = [h["train_loss"] for h in a["state"]["history"]]
+    losses_b = [h["train_loss"] for h in b["state"]["history"]]
+    assert losses_a == pytest.approx(losses_b, abs=1e-6)
+    for k in a["model"]:
+        assert torch.allclose(a["model"][k], b["model"][k], atol=1e-6), k
+    assert resumed["steps"] == full["steps"]
+
+
+def test_mid_epoch_resume_gives_identical_weights(idx_data, tmp_path, monkeypatch):
+    import deepfake_ssat.engine as engine
+
+    extra = {"train.epochs": 2, "train.save_every_steps": 2}
+    train(load_config(overrides=tiny_cfg(idx_data, tmp_path / "full", **extra)))
+
+    real_step, calls = engine.train_step, {"n": 0}
+
+    def crash_after_three(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt  # killed mid-epoch, after the step-2 checkpoint and one more step
+        return real_step(*a, **k)
+
+    monkeypatch.setattr(engine, "train_step", crash_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        train(load_config(overrides=tiny_cfg(idx_data, tmp_path / "cut", **extra)))
+    monkeypatch.setattr(engine, "train_step", real_step)
+    state = read_checkpoint(tmp_path / "cut" / "last.pt")["state"]
+    assert (state["epoch"], state["batch_in_epoch"]) == (0, 2)
+    train(load_config(overrides=tiny_cfg(idx_data, tmp_path / "cut", **extra)), resume=tmp_path / "cut")
+    a, b = read_checkpoint(tmp_path / "full" / "last.pt"), read_checkpoint(tmp_path / "cut" / "last.pt")
+    for k in a["model"]:
+        assert torch.allclose(a["model"][k], b["model"][k], atol=1e-6), k
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_torchrun_two_processes_train_and_write_one_checkpoint(idx_data, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}",
+           "-m", "deepfake_ssat.cli", "train"]
+    for item in tiny_cfg(idx_data, out, **{"train.epochs": 1}):
+        cmd += ["--set", item]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "rank 1/2" in res.stderr and sorted(p.name for p in out.glob("*.pt")) == ["best.pt", "last.pt"]
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 1  # rank 0 alone writes
+    # 120 train images minus a 10 % validation hold-out = 110; 2 ranks × batch 16 → 3 steps per epoch
+    assert rows[0]["step"] == 3
+
+
+@pytest.mark.parametrize("mode", ["scratch", "pretrain"])
+def test_other_modes_train(idx_data, tmp_path, mode):
+    summary = train(load_config(overrides=tiny_cfg(idx_data, tmp_path / mode, **{"train.epochs": 1,
+                                                                                 "model.mode": mode})))
+    assert summary["best_metric"] == ("loss_rec" if mode == "pretrain" else "top1")
+
+
+def test_finetune_from_pretrain_checkpoint(idx_data, tmp_path):
+    train(load_config(overrides=tiny_cfg(idx_data, tmp_path / "pre", **{"train.epochs": 1, "model.mode": "pretrain"})))
+    ft_cfg = tiny_cfg(idx_data, tmp_path / "ft", **{"train.epochs": 1, "model.mode": "finetune"})
+    rc = main(["train", *sum((["--set", s] for s in ft_cfg), []), "--init", str(tmp_path / "pre" / "best.pt")])
+    assert rc == 0
+    ft = read_checkpoint(tmp_path / "ft" / "best.pt")
+    assert not any(k.startswith("decoder.") for k in ft["model"])
+
+
+def test_cli_errors_are_one_line(idx_data, tmp_path, capsys):
+    assert main(["train", "--dataset", "imagenet21k", "--set", "train.device=cpu"]) == 2
+    assert "unknown dataset 'imagenet21k'" in capsys.readouterr().err
+    assert main(["train", "--dataset", "fashion_mnist", "--data-root", str(tmp_path / "nowhere"),
+                 "--set", "train.device=cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "Fashion-MNIST IDX files not found" in err and "apt-get install dataset-fashion-mnist" in err
+    # a checkpoint from another model
+    train(load_config(overrides=tiny_cfg(idx_data, tmp_path / "a", **{"train.epochs": 1, "model.mode": "scratch"})))
+    args = ["train", *sum((["--set", s] for s in tiny_cfg(idx_data, tmp_path / "b", **{"train.epochs": 1})), []),
+            "--init", str(tmp_path / "a" / "best.pt"), "--set", "model.patch_size=4"]
+    assert main(args) == 2
+    assert "different architecture" in capsys.readouterr().err
+    assert main(["eval", "--checkpoint", str(tmp_path / "missing.pt")]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
