@@ -38,7 +38,8 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 def machine() -> str:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}, {gpu}"
+    cpu = platform.processor() or platform.machine()
+    return f"{cpu}, {os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}, {gpu}"
 
 
 # --------------------------------------------------------------------------- pipeline vs baseline
@@ -231,7 +232,7 @@ def bench_clip_formats(crops: list[np.ndarray], reads: int = 60) -> None:
                 size += p.stat().st_size
                 paths.append(p)
             quality = []
-            for p, frames in zip(paths, crops):
+            for p, frames in zip(paths, crops, strict=True):
                 got = read(p, list(range(len(frames))))
                 quality.append(psnr(got, frames))
             times = []

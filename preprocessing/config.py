@@ -155,9 +155,7 @@ class PreprocessConfig:
     # FF++: compression level to read, the methods, and the folder holding train/val/test.json
     # (None = <root>/splits).
     compression: Literal["c23", "c40", "raw"] = "c23"
-    methods: list[str] = field(
-        default_factory=lambda: ["Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures"]
-    )
+    methods: list[str] = field(default_factory=lambda: ["Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures"])
     split_dir: str | None = None
     # folder: optional CSV of path,label[,split] (paths relative to root); None = real/ and fake/.
     csv: str | None = None

@@ -177,7 +177,9 @@ def _dfdc_test(folder: Path, root: Path, problems: list[str]) -> list[VideoEntry
         name, label = row[0].strip(), int(row[1])
         vid = f"dfdc/{folder.name}/{name}"
         out.append(
-            VideoEntry(vid, folder / name, _rel(folder / name, root), "dfdc", "dfdc" if label else "real", label, "test", vid)
+            VideoEntry(
+                vid, folder / name, _rel(folder / name, root), "dfdc", "dfdc" if label else "real", label, "test", vid
+            )
         )
     return out
 
@@ -269,7 +271,9 @@ def index_ffpp(
 _LABELS = {"0": 0, "real": 0, "1": 1, "fake": 1}
 
 
-def index_folder(root: Path, csv_path: Path | None = None, val_fraction: float = 0.1, seed: int = 0) -> list[VideoEntry]:
+def index_folder(
+    root: Path, csv_path: Path | None = None, val_fraction: float = 0.1, seed: int = 0
+) -> list[VideoEntry]:
     """``root/real/**`` and ``root/fake/**`` videos, or a CSV of path,label[,split] (paths relative to root)."""
     rows: list[tuple[Path, int, str]] = []
     problems: list[str] = []
@@ -285,7 +289,9 @@ def index_folder(root: Path, csv_path: Path | None = None, val_fraction: float =
             label = _LABELS.get(r[1].strip().lower()) if len(r) >= 2 else None
             split = r[2].strip().lower() if len(r) >= 3 else ""
             if label is None:
-                problems.append(f"{csv_path.name} row {n}: expected path,label[,split] with label 0/1/real/fake, got {r}")
+                problems.append(
+                    f"{csv_path.name} row {n}: expected path,label[,split] with label 0/1/real/fake, got {r}"
+                )
             elif split not in ("", "train", "val", "test"):
                 problems.append(f"{csv_path.name} row {n}: unknown split {split!r} (train, val or test)")
             else:

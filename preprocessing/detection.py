@@ -68,7 +68,7 @@ class FaceDetector:
             with torch.inference_mode(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # facenet-pytorch's numpy/torch deprecation chatter
                 boxes, probs = self._mtcnn.detect(batch)
-            for b, p in zip(boxes, probs):
+            for b, p in zip(boxes, probs, strict=True):
                 if b is None or len(b) == 0:
                     out.append((np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)))
                     continue

@@ -131,7 +131,7 @@ def extract_tracks(
     def flush() -> None:
         t = time.perf_counter()
         results = detector.detect([f for _, f in pending])
-        detections.extend((p, b, s) for (p, _), (b, s) in zip(pending, results))
+        detections.extend((p, b, s) for (p, _), (b, s) in zip(pending, results, strict=True))
         pending.clear()
         timings["detect"] += time.perf_counter() - t
 
@@ -163,10 +163,7 @@ def extract_tracks(
     t = time.perf_counter()
     if reuse is None:
         raw = build_tracks(detections, faces_cfg.tracker, every)
-        tracks = [
-            FaceTrack(clip_idx[r.positions], r.boxes, r.scores, r.det_score)
-            for r in raw
-        ]
+        tracks = [FaceTrack(clip_idx[r.positions], r.boxes, r.scores, r.det_score) for r in raw]
     else:
         tracks = []
         for tr in reuse:

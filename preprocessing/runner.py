@@ -271,9 +271,7 @@ def group_entries(entries: list[VideoEntry]) -> list[list[VideoEntry]]:
     groups: dict[str, list[VideoEntry]] = collections.defaultdict(list)
     for e in entries:
         groups[e.original if e.original in ids else e.video_id].append(e)
-    return [
-        sorted(groups[k], key=lambda e: (e.video_id != k, e.video_id)) for k in sorted(groups)
-    ]
+    return [sorted(groups[k], key=lambda e: (e.video_id != k, e.video_id)) for k in sorted(groups)]
 
 
 def limit_groups(groups: list[list[VideoEntry]], limit: int | None) -> list[list[VideoEntry]]:
@@ -361,8 +359,9 @@ def merge_manifest(out: Path, entries: list[VideoEntry]) -> Path:
         else:
             rows.extend(rec["rows"])
     if absent:
-        log.warning("%d videos have no result yet (a rank failed?) and are not in the manifest, e.g. %s",
-                    len(absent), absent[0])
+        log.warning(
+            "%d videos have no result yet (a rank failed?) and are not in the manifest, e.g. %s", len(absent), absent[0]
+        )
     return write_manifest(out / MANIFEST_NAME, rows)
 
 
@@ -388,22 +387,33 @@ def run_preprocess(cfg: PreprocessConfig, rank: int | None = None, world_size: i
     todo, skipped = [], 0
     for g in mine:
         keep = [
-            e for e in g
-            if e.video_id not in done
-            or (cfg.retry_failed and record_status(done[e.video_id]) not in FINAL)
+            e
+            for e in g
+            if e.video_id not in done or (cfg.retry_failed and record_status(done[e.video_id]) not in FINAL)
         ]
         skipped += len(g) - len(keep)
         if keep:
             todo.append(keep)
     n_todo = sum(len(g) for g in todo)
     log.info(
-        "rank %d/%d: %d videos in %d groups, %d to do, %d already done", rank, world,
-        sum(len(g) for g in mine), len(mine), n_todo, skipped,
+        "rank %d/%d: %d videos in %d groups, %d to do, %d already done",
+        rank,
+        world,
+        sum(len(g) for g in mine),
+        len(mine),
+        n_todo,
+        skipped,
     )
 
     journal = state_dir(out) / f"journal-rank{rank}.jsonl"
-    bar = tqdm(total=n_todo, desc=f"preprocess[{rank}]" if world > 1 else "preprocess", unit="video",
-               disable=not cfg.progress, position=rank if world > 1 else None, dynamic_ncols=True)
+    bar = tqdm(
+        total=n_todo,
+        desc=f"preprocess[{rank}]" if world > 1 else "preprocess",
+        unit="video",
+        disable=not cfg.progress,
+        position=rank if world > 1 else None,
+        dynamic_ncols=True,
+    )
     failed = 0
     with open(journal, "a", encoding="utf-8") as jf:
 
@@ -446,7 +456,15 @@ def run_preprocess(cfg: PreprocessConfig, rank: int | None = None, world_size: i
     log.info(
         "preprocessed %d videos in %.1f s (%d this run, %d skipped as done): %d ok, %d no face, failed %s; "
         "%d tracks, %d faces -> %s",
-        s["videos"], time.perf_counter() - t0, n_todo, skipped, s["ok"], s["no_face"], s["failed"] or "none",
-        s["tracks"], s["faces"], manifest,
+        s["videos"],
+        time.perf_counter() - t0,
+        n_todo,
+        skipped,
+        s["ok"],
+        s["no_face"],
+        s["failed"] or "none",
+        s["tracks"],
+        s["faces"],
+        manifest,
     )
     return manifest

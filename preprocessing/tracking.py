@@ -65,7 +65,9 @@ def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
 
 
-def _affinity(last: np.ndarray, pred: np.ndarray, boxes: np.ndarray, iou_threshold: float, max_shift: float) -> np.ndarray:
+def _affinity(
+    last: np.ndarray, pred: np.ndarray, boxes: np.ndarray, iou_threshold: float, max_shift: float
+) -> np.ndarray:
     """Match priority of each (track, detection) pair: > 1 for an IoU match, in (0, 1] for a
     centre-distance match (a small fast face whose boxes k frames apart hardly overlap), 0 for none."""
     overlap = np.maximum(iou(last, boxes), iou(pred, boxes))

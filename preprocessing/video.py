@@ -87,7 +87,7 @@ class VideoReader:
                     if not chunk:
                         break
                     batch = self._decord.get_batch(chunk).asnumpy()
-                    for i, frame in zip(chunk, batch):
+                    for i, frame in zip(chunk, batch, strict=True):
                         yield i, frame
                         done += 1
                 return

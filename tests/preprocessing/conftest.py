@@ -27,7 +27,7 @@ def write_video(path: Path, frames: np.ndarray, fps: float = 25.0) -> Path:
     return path
 
 
-def face_frames(n: int = 40, dx: int = 2, dy: int = 1, seed: int = 0, size: tuple[int, int] = (320, 240)) -> np.ndarray:
+def face_frames(n: int = 24, dx: int = 2, dy: int = 1, seed: int = 0, size: tuple[int, int] = (320, 240)) -> np.ndarray:
     """The astronaut portrait (a real face MTCNN finds) scaled to 180 px, drifting over a textured canvas."""
     from skimage import data
 
@@ -45,7 +45,7 @@ def face_frames(n: int = 40, dx: int = 2, dy: int = 1, seed: int = 0, size: tupl
     return frames
 
 
-def blank_frames(n: int = 30, size: tuple[int, int] = (320, 240), seed: int = 1) -> np.ndarray:
+def blank_frames(n: int = 16, size: tuple[int, int] = (320, 240), seed: int = 1) -> np.ndarray:
     rng = np.random.default_rng(seed)
     w, h = size
     base = cv2.GaussianBlur(rng.integers(0, 255, (h, w, 3), dtype=np.uint8), (0, 0), 8)
@@ -54,13 +54,13 @@ def blank_frames(n: int = 30, size: tuple[int, int] = (320, 240), seed: int = 1)
 
 @pytest.fixture(scope="session")
 def media(tmp_path_factory) -> dict[str, Path]:
-    """face.mp4 (40 frames, one face), face2.mp4 (other motion), blank.mp4 (no face), corrupt.mp4."""
+    """face.mp4 (24 frames, one face), face2.mp4 (other motion), blank.mp4 (16 frames, no face), corrupt.mp4."""
     d = tmp_path_factory.mktemp("media")
     corrupt = d / "corrupt.mp4"
     corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + np.random.default_rng(0).bytes(4000))
     return {
         "face": write_video(d / "face.mp4", face_frames()),
-        "face2": write_video(d / "face2.mp4", face_frames(dx=1, dy=2, seed=3)),
+        "face2": write_video(d / "face2.mp4", face_frames(dx=1, dy=0, seed=3)),
         "blank": write_video(d / "blank.mp4", blank_frames()),
         "corrupt": corrupt,
     }
@@ -71,6 +71,7 @@ def _fast_faces() -> FaceCropConfig:
     cfg = FaceCropConfig(size=64)
     cfg.tracker.min_frames = 8
     cfg.detector.min_face_size = 32
+    cfg.detector.every = 8
     return cfg
 
 

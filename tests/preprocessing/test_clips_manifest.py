@@ -11,9 +11,8 @@ from preprocessing.manifest import COLUMNS, read_manifest, write_manifest
 
 
 def _frames(n=20, size=64):
-    from skimage import data
-
     import cv2
+    from skimage import data
 
     face = cv2.resize(data.astronaut(), (size, size), interpolation=cv2.INTER_AREA)
     return np.stack([np.roll(face, 2 * t, axis=1) for t in range(n)])
@@ -52,10 +51,21 @@ def test_crop_square_margin_and_border():
 def _row(vid, track, status="ok"):
     ok = status == "ok"
     return {
-        "video_id": vid, "dataset": "folder", "method": "real", "label": 0, "split": "train", "original": vid,
-        "track": track if ok else None, "clip": f"clips/{vid}/track{track}.zip" if ok else None,
-        "num_frames": 3 if ok else 0, "fps": 25.0, "frame_indices": [0, 1, 2] if ok else [],
-        "det_score": 0.99 if ok else None, "face_size": 80.0 if ok else None, "source": "x.mp4", "status": status,
+        "video_id": vid,
+        "dataset": "folder",
+        "method": "real",
+        "label": 0,
+        "split": "train",
+        "original": vid,
+        "track": track if ok else None,
+        "clip": f"clips/{vid}/track{track}.zip" if ok else None,
+        "num_frames": 3 if ok else 0,
+        "fps": 25.0,
+        "frame_indices": [0, 1, 2] if ok else [],
+        "det_score": 0.99 if ok else None,
+        "face_size": 80.0 if ok else None,
+        "source": "x.mp4",
+        "status": status,
     }
 
 

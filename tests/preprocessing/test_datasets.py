@@ -59,8 +59,11 @@ def test_dfdc_split_by_part_and_test_set(tmp_path):
     for e in entries:
         splits[e.video_id.split("/")[1]].add(e.split)
     assert splits == {
-        "dfdc_train_part_0": {"train"}, "dfdc_train_part_1": {"train"}, "dfdc_train_part_2": {"train"},
-        "dfdc_train_part_3": {"val"}, "test": {"test"},
+        "dfdc_train_part_0": {"train"},
+        "dfdc_train_part_1": {"train"},
+        "dfdc_train_part_2": {"train"},
+        "dfdc_train_part_3": {"val"},
+        "test": {"test"},
     }
     tests = {e.video_id: e for e in entries if e.split == "test"}
     assert tests["dfdc/test/b.mp4"].label == 1 and tests["dfdc/test/a.mp4"].method == "real"

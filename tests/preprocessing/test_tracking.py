@@ -32,7 +32,7 @@ def test_two_people_one_track_each_with_exact_interpolation():
     cfg = TrackerConfig(min_frames=10, min_face_size=20, smoothing=1)
     tracks = build_tracks(dets_from([a, b], range(0, 60, 5)), cfg, detect_every=5)
     assert len(tracks) == 2
-    for t, f in zip(sorted(tracks, key=lambda t: t.face_size), [a, b]):
+    for t, f in zip(sorted(tracks, key=lambda t: t.face_size), [a, b], strict=True):
         assert t.positions.tolist() == list(range(0, 56))
         # linear motion is reproduced exactly on the frames between detections
         np.testing.assert_allclose(t.boxes, np.array([f(p) for p in t.positions]), atol=1e-3)
