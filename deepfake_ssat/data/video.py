@@ -1,0 +1,283 @@
+"""Face-track clips from the preprocessing manifest: track selection, clip sampling, datasets.
+
+Training draws one clip per track at a random position (``ClipDataset``); evaluation cuts every
+track into segments that together cover all of it (``SegmentDataset``), so a video's score uses
+the whole video (paper, Appendix D). Tensors are (C, T, H, W) float32, normalised with the
+model's mean/std, as the video models take them.
+
+Short tracks (see ``clip_indices``) are kept with a smaller stride or repeated frames: dropping
+them would silently bias evaluation towards videos with long, stable face tracks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from preprocessing.clips import read_clip
+
+from .augment import resize_clip
+
+log = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+
+
+# --------------------------------------------------------------------------- selection
+
+
+def _as_list(split: str | Sequence[str]) -> list[str]:
+    return [split] if isinstance(split, str) else list(split)
+
+
+def _check_methods(rows: list[Row], methods: Sequence[str] | None) -> None:
+    if methods is None:
+        return
+    known = {r["method"] for r in rows}
+    unknown = [m for m in methods if m not in known]
+    if unknown:  # a typo would otherwise just select fewer videos
+        raise ValueError(f"methods {unknown} not in the manifest; it has {sorted(known)}")
+
+
+def select_tracks(rows: list[Row], split: str | Sequence[str], methods: Sequence[str] | None = None) -> list[Row]:
+    """The usable (status 'ok') tracks of ``split`` (one or several), optionally of ``methods`` only.
+
+    ``methods`` are manifest method names; real videos have method 'real'. ValueError when nothing
+    is selected, naming the split and methods and what the manifest has.
+    """
+    splits = _as_list(split)
+    _check_methods(rows, methods)
+    out = [r for r in rows if r["status"] == "ok" and r["split"] in splits
+           and (methods is None or r["method"] in methods)]
+    if not out:
+        have = sorted({(r["split"], r["method"]) for r in rows if r["status"] == "ok"})
+        raise ValueError(f"no usable face tracks for split {splits} and methods {methods or 'all'}; "
+                         f"the manifest has ok tracks for (split, method) {have or 'none'}")
+    return out
+
+
+def unusable_videos(rows: list[Row], split: str | Sequence[str], methods: Sequence[str] | None = None) -> list[Row]:
+    """One reason row (status != 'ok') per video of ``split`` that has no usable track.
+
+    Evaluation reports these separately (no face, decode error, …) instead of scoring them.
+    """
+    splits = _as_list(split)
+    _check_methods(rows, methods)
+    mine = [r for r in rows if r["split"] in splits and (methods is None or r["method"] in methods)]
+    usable = {r["video_id"] for r in mine if r["status"] == "ok"}
+    out: dict[str, Row] = {}
+    for r in mine:
+        if r["video_id"] not in usable:
+            out.setdefault(r["video_id"], r)
+    return list(out.values())
+
+
+# --------------------------------------------------------------------------- frame sampling
+
+
+def _effective_stride(track_len: int, num_frames: int, stride: int) -> int:
+    """The stride actually used; 0 means 'repeat frames' (track shorter than ``num_frames``)."""
+    if track_len <= 0:
+        raise ValueError(f"a track needs at least one frame, got {track_len}")
+    if num_frames <= 0 or stride <= 0:
+        raise ValueError(f"num_frames and stride must be positive, got {num_frames}, {stride}")
+    if num_frames == 1:
+        return stride
+    return min(stride, (track_len - 1) // (num_frames - 1))
+
+
+def max_clip_start(track_len: int, num_frames: int, stride: int) -> int:
+    """Largest valid ``start`` for ``clip_indices`` (0 when the whole track is one clip)."""
+    s = _effective_stride(track_len, num_frames, stride)
+    return 0 if s == 0 else track_len - ((num_frames - 1) * s + 1)
+
+
+def clip_indices(track_len: int, num_frames: int, stride: int, start: int) -> np.ndarray:
+    """Clip-frame positions of one clip: ``start + stride * arange(num_frames)``, with the short-track rule.
+
+    Short-track rule (a track is never dropped; only a 0-frame track is invalid):
+
+    1. If the track is shorter than a clip's span ``(num_frames - 1) * stride + 1``, use the largest
+       smaller stride that fits, ``(track_len - 1) // (num_frames - 1)``.
+    2. If even stride 1 does not fit (``track_len < num_frames``), repeat frames: the whole track
+       resampled to ``num_frames`` evenly spaced positions, ``np.rint(np.linspace(0, track_len - 1,
+       num_frames))`` (``start`` must be 0). E.g. 3 frames → 4: [0, 1, 1, 2].
+
+    ``start`` must lie in ``[0, max_clip_start(track_len, num_frames, stride)]``. Returns int64 (num_frames,).
+    """
+    s = _effective_stride(track_len, num_frames, stride)
+    last = max_clip_start(track_len, num_frames, stride)
+    if not 0 <= start <= last:
+        raise ValueError(f"clip start {start} outside [0, {last}] for a {track_len}-frame track "
+                         f"({num_frames} frames, stride {stride})")
+    if s == 0:
+        return np.rint(np.linspace(0, track_len - 1, num_frames)).astype(np.int64)
+    return start + s * np.arange(num_frames, dtype=np.int64)
+
+
+def segment_starts(track_len: int, num_frames: int, stride: int, step: int | None = None) -> list[int]:
+    """Starts of the evaluation segments of one track, covering every frame.
+
+    Segments start every ``step`` frames (default ``num_frames * s``, non-overlapping, where ``s``
+    is the stride after the short-track rule). A segment stands for the ``num_frames * s`` frames
+    from its start (each sampled frame represents ``s`` frames); when the last regular segment does
+    not reach the track's end, one more segment is added, shifted to end exactly at the last frame.
+    A track no longer than one clip gives one segment.
+    """
+    s = _effective_stride(track_len, num_frames, stride)
+    last = max_clip_start(track_len, num_frames, stride)
+    if s == 0 or last == 0:
+        return [0]
+    step = num_frames * s if step is None else step
+    if step <= 0:
+        raise ValueError(f"segment_step must be positive, got {step}")
+    starts = list(range(0, last + 1, step))
+    if starts[-1] + num_frames * s < track_len:  # tail not reached: shift a final segment to the end
+        starts.append(last)
+    return starts
+
+
+def segment_times(row: Row, indices: Sequence[int] | np.ndarray) -> tuple[float, float]:
+    """(start_s, end_s) in source-video seconds of the clip frames ``indices`` of track ``row``.
+
+    From the first sampled frame's start to the end of the last sampled frame's display interval,
+    via the row's ``frame_indices`` (source frame of each clip frame) and ``fps``.
+    """
+    fps = row.get("fps")
+    if not fps:
+        raise ValueError(f"{row['video_id']}: no fps in the manifest row, cannot place segments in time")
+    src = row["frame_indices"]
+    return src[int(np.min(indices))] / fps, (src[int(np.max(indices))] + 1) / fps
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+def _clip_path(root: Path, row: Row) -> Path:
+    return root / row["clip"]
+
+
+def _missing_message(path: Path, root: Path, row: Row, more: int = 0) -> str:
+    extra = f" (and {more} more clip files)" if more else ""
+    return (f"clip file {path} of {row['video_id']} is missing{extra}: the preprocessed data in {root} is "
+            f"incomplete. Re-run `deepfake-ssat preprocess --dataset {row['dataset']} --out {root}` "
+            "(into a fresh --out folder if the rerun skips these videos as finished)")
+
+
+class _TrackData(Dataset):
+    """Rows, paths and normalisation shared by the training and evaluation datasets."""
+
+    def __init__(self, rows: list[Row], root: str | Path, num_frames: int, stride: int, size: int,
+                 mean: Sequence[float], std: Sequence[float]):
+        if not rows:
+            raise ValueError("no face tracks given (empty selection)")
+        if num_frames <= 0 or stride <= 0 or size <= 0:
+            raise ValueError(f"num_frames, stride and size must be positive, got {num_frames}, {stride}, {size}")
+        self.rows = list(rows)
+        self.root = Path(root)
+        self.num_frames, self.stride, self.size = num_frames, stride, size
+        for r in self.rows:
+            if r["status"] != "ok" or not r["clip"] or r["num_frames"] <= 0:
+                raise ValueError(f"{r['video_id']} track {r['track']}: not a usable track "
+                                 f"(status {r['status']!r}, {r['num_frames']} frames); select with select_tracks")
+        # Check files up front: a missing clip should fail at start-up, not hours into an epoch.
+        missing = [r for r in self.rows if not _clip_path(self.root, r).is_file()]
+        if missing:
+            raise FileNotFoundError(_missing_message(_clip_path(self.root, missing[0]), self.root, missing[0],
+                                                     len(missing) - 1))
+        self.labels = np.array([r["label"] for r in self.rows], dtype=np.int64)
+        self._mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1, 1)
+        self._std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1, 1)
+
+    def _read(self, row: Row, indices: np.ndarray) -> np.ndarray:
+        path = _clip_path(self.root, row)
+        try:
+            return read_clip(path, indices)
+        except FileNotFoundError:
+            raise FileNotFoundError(_missing_message(path, self.root, row)) from None
+
+    def _to_tensor(self, frames: np.ndarray) -> torch.Tensor:
+        # (T, H, W, 3) uint8 → (3, T, H, W) float32, normalised
+        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float().div_(255.0)
+        return x.sub_(self._mean).div_(self._std)
+
+
+class ClipDataset(_TrackData):
+    """Training: one item per track, a clip at a random position → ``(x (3, T, size, size), label)``.
+
+    The position comes from torch's global RNG (and the augmentation from Python's ``random``),
+    both reseeded per epoch by the engine and per worker by the DataLoader, so runs reproduce.
+    ``labels`` (int64 array, one per track) feeds class weights and the balanced sampler.
+    """
+
+    def __init__(self, rows: list[Row], root: str | Path, num_frames: int, stride: int, size: int,
+                 mean: Sequence[float], std: Sequence[float],
+                 augment: Callable[[np.ndarray], np.ndarray] | None = None):
+        super().__init__(rows, root, num_frames, stride, size, mean, std)
+        self.augment = augment
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        row = self.rows[i]
+        n = row["num_frames"]
+        start = int(torch.randint(max_clip_start(n, self.num_frames, self.stride) + 1, ()).item())
+        frames = self._read(row, clip_indices(n, self.num_frames, self.stride, start))
+        frames = self.augment(frames) if self.augment is not None else resize_clip(frames, self.size)
+        if frames.shape[1:3] != (self.size, self.size):
+            raise ValueError(f"augment returned {frames.shape[1:3]} frames, expected {self.size}x{self.size}")
+        return self._to_tensor(frames), int(row["label"])
+
+
+class SegmentDataset(_TrackData):
+    """Evaluation: every segment of every track → ``(x (3, T, size, size), label, track_idx)``.
+
+    ``segments[i] = (track_idx, start)`` with starts from ``segment_starts`` (non-overlapping by
+    default, ``segment_step`` frames apart otherwise; every frame covered); ``rows[track_idx]`` is
+    the track's manifest row.
+    """
+
+    def __init__(self, rows: list[Row], root: str | Path, num_frames: int, stride: int, size: int,
+                 mean: Sequence[float], std: Sequence[float], segment_step: int | None = None):
+        super().__init__(rows, root, num_frames, stride, size, mean, std)
+        self.segment_step = segment_step
+        self.segments: list[tuple[int, int]] = [
+            (t, s) for t, r in enumerate(self.rows)
+            for s in segment_starts(r["num_frames"], num_frames, stride, segment_step)
+        ]
+
+    def __len__(self) -> int:
+        return len(self.segments)
+
+    def segment_indices(self, i: int) -> np.ndarray:
+        track, start = self.segments[i]
+        return clip_indices(self.rows[track]["num_frames"], self.num_frames, self.stride, start)
+
+    def segment_times(self, i: int) -> tuple[float, float]:
+        """(start_s, end_s) of segment ``i`` in its source video."""
+        return segment_times(self.rows[self.segments[i][0]], self.segment_indices(i))
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:
+        track = self.segments[i][0]
+        row = self.rows[track]
+        frames = resize_clip(self._read(row, self.segment_indices(i)), self.size)
+        return self._to_tensor(frames), int(row["label"]), track
+
+
+def collate_clips(batch: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """→ x (B, 3, T, H, W) float32, y (B,) int64."""
+    xs, ys = zip(*batch, strict=True)
+    return torch.stack(xs), torch.tensor(ys, dtype=torch.int64)
+
+
+def collate_segments(batch: list[tuple[torch.Tensor, int, int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """→ x (B, 3, T, H, W) float32, y (B,) int64, track_idx (B,) int64."""
+    xs, ys, ts = zip(*batch, strict=True)
+    return torch.stack(xs), torch.tensor(ys, dtype=torch.int64), torch.tensor(ts, dtype=torch.int64)
