@@ -11,8 +11,8 @@ import argparse
 import json
 import logging
 import sys
-from pathlib import Path
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import yaml
 
@@ -121,12 +121,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for text in args.set:
         path, value = parse_override(text)
         set_dotted(overrides, path, value)
+    if args.dataset:
+        set_dotted(overrides, ["data", "dataset"], args.dataset)
     if args.data_root:
         set_dotted(overrides, ["data", "root"], args.data_root)
-    metrics = evaluate_checkpoint(args.checkpoint, split=args.split, overrides=overrides, device=args.device)
-    _print_table(("metric", "value"), [(k, f"{v:.4f}") for k, v in metrics.items()])
+    report = evaluate_checkpoint(args.checkpoint, split=args.split, overrides=overrides, device=args.device,
+                                 methods=args.methods, out_dir=args.out)
+    if "per_method" in report:
+        from .evaluation import format_table
+
+        sys.stdout.write(format_table(report) + "\n")
+    else:
+        _print_table(("metric", "value"), [(k, f"{v:.4f}") for k, v in report["overall"].items()])
     if args.json:
-        Path(args.json).write_text(json.dumps(metrics, indent=2))
+        Path(args.json).write_text(json.dumps(report, indent=2))
     return 0
 
 
@@ -210,7 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="evaluate a checkpoint on a split of its dataset")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
-    p.add_argument("--data-root", help="dataset folder, if it moved since training")
+    p.add_argument("--dataset", help="evaluate on another dataset than the training one (e.g. ffpp for zero-shot)")
+    p.add_argument("--data-root", help="dataset folder (for video: the preprocess output with manifest.jsonl)")
+    p.add_argument("--methods", nargs="+", help="video: only these methods ('real' for real videos)")
+    p.add_argument("--out", help="video: folder for predictions.csv and metrics.json")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", help="also write the metrics to this JSON file")
     _add_set(p)

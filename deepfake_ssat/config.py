@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from .configschema import ConfigError, build, read_yaml, save_yaml, to_dict
+from .data.augment import VideoAugmentConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PRESET_DIR = REPO_ROOT / "configs"
@@ -88,6 +89,13 @@ class DataConfig:
     mixup: float = 0.8  # alpha; 0 disables
     cutmix: float = 1.0  # alpha; 0 disables
     mixup_prob: float = 1.0
+    # Video: face-track clips written by `deepfake-ssat preprocess`; `root` is its --out folder.
+    manifest: str | None = None  # default <root>/manifest.jsonl
+    clip_stride: int = 1  # stored frames between consecutive frames of a clip
+    segment_step: int | None = None  # evaluation: frames between segment starts; null = non-overlapping
+    methods: list[str] | None = None  # train/val on these methods only ('real' = real videos); null = all
+    balanced_sampler: bool = False  # draw real and fake tracks equally often (with replacement)
+    augment: VideoAugmentConfig = field(default_factory=VideoAugmentConfig)
 
     def validate(self) -> None:
         _check(self.num_workers >= 0, f"num_workers: must be >= 0, got {self.num_workers}")
@@ -105,6 +113,9 @@ class DataConfig:
         _check(0 <= self.hflip <= 1, f"hflip: must be in [0, 1], got {self.hflip}")
         _check(self.mixup >= 0 and self.cutmix >= 0, "mixup: mixup and cutmix alphas must be >= 0")
         _check(0 <= self.mixup_prob <= 1, f"mixup_prob: must be in [0, 1], got {self.mixup_prob}")
+        _check(self.clip_stride >= 1, f"clip_stride: must be >= 1, got {self.clip_stride}")
+        _check(self.segment_step is None or self.segment_step >= 1,
+               f"segment_step: must be >= 1, got {self.segment_step}")
         if self.std is not None:
             _check(all(s > 0 for s in self.std), f"std: must be positive, got {self.std}")
 
@@ -126,6 +137,9 @@ class TrainConfig:
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     label_smoothing: float = 0.1
     class_weights: list[float] | None = None
+    # Weight w on the real class of the binary CE (the paper's weighted cross-entropy); "auto" sets
+    # w = fakes / reals of the training tracks. Only for video datasets; exclusive with class_weights.
+    real_weight: float | Literal["auto"] | None = None
     seed: int = 0
     device: str = "auto"
     output_dir: str = "runs/default"
@@ -148,6 +162,10 @@ class TrainConfig:
         _check(0 <= self.label_smoothing < 1, f"label_smoothing: must be in [0, 1), got {self.label_smoothing}")
         if self.class_weights is not None:
             _check(all(w > 0 for w in self.class_weights), f"class_weights: must be positive, got {self.class_weights}")
+        _check(self.real_weight is None or self.class_weights is None,
+               "real_weight: set either real_weight or class_weights, not both")
+        _check(not isinstance(self.real_weight, float) or self.real_weight > 0,
+               f"real_weight: must be positive or 'auto', got {self.real_weight}")
         _check(self.lr_base_batch is None or self.lr_base_batch > 0,
                f"lr_base_batch: must be positive, got {self.lr_base_batch}")
         _check(self.max_steps is None or self.max_steps > 0, f"max_steps: must be positive, got {self.max_steps}")

@@ -228,8 +228,12 @@ def fit(ctx: FitContext, resumed_rng: bool = False) -> TrainState:
             if (i + 1) % tcfg.log_every == 0 or i + 1 == batches_per_epoch:
                 avg = (sums / n_logged).tolist()
                 rate = seen * rt.world_size / max(time.perf_counter() - t0, 1e-9)
-                bar.set_postfix(loss=f"{avg[0]:.4f}", lr=f"{ctx.optimizer.param_groups[-1]['lr']:.2e}",
-                                samples_s=f"{rate:.1f}")
+                lr_now = ctx.optimizer.param_groups[-1]["lr"]
+                bar.set_postfix(loss=f"{avg[0]:.4f}", lr=f"{lr_now:.2e}", samples_s=f"{rate:.1f}")
+                if bar.disable and rt.is_main:  # no terminal (nohup, CI, cluster logs): log progress instead
+                    eta = (batches_per_epoch - i - 1) * tcfg.batch_size * rt.world_size / max(rate, 1e-9)
+                    log.info("epoch %d batch %d/%d  loss %.4f  lr %.2e  %.1f samples/s  epoch ETA %.0fs",
+                             epoch + 1, i + 1, batches_per_epoch, avg[0], lr_now, rate, eta)
                 if writer is not None:
                     writer.add_scalar("train/loss", avg[0], state.step)
                     writer.add_scalar("train/lr", ctx.optimizer.param_groups[-1]["lr"], state.step)

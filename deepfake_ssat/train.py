@@ -41,6 +41,10 @@ def arch_overrides(cfg: Config) -> dict[str, Any]:
 
 def build_model(cfg: Config, task, mixup_on: bool) -> tuple[SSATModel, dict[str, Any]]:
     kwargs = model_kwargs(cfg, task.num_classes)
+    if cfg.train.real_weight is not None:
+        if task.kind != "video":
+            raise ValueError("train.real_weight applies to real/fake video datasets; use train.class_weights")
+        kwargs["class_weights"] = task.class_weights(cfg.train.real_weight)
     if mixup_on:
         kwargs["label_smoothing"] = 0.0  # timm's Mixup already smooths its soft targets
     model = create_model(cfg.model.name, mean=tuple(task.mean), std=tuple(task.std), **arch_overrides(cfg), **kwargs)
@@ -49,14 +53,14 @@ def build_model(cfg: Config, task, mixup_on: bool) -> tuple[SSATModel, dict[str,
     return model, kwargs
 
 
-def _mixup(cfg: Config, num_classes: int):
+def _mixup(cfg: Config, task):
     d = cfg.data
-    if cfg.model.mode == "pretrain" or (d.mixup <= 0 and d.cutmix <= 0) or d.mixup_prob <= 0:
+    if task.kind != "image" or cfg.model.mode == "pretrain" or (d.mixup <= 0 and d.cutmix <= 0) or d.mixup_prob <= 0:
         return None
     from timm.data import Mixup
 
     return Mixup(mixup_alpha=d.mixup, cutmix_alpha=d.cutmix, prob=d.mixup_prob, switch_prob=0.5, mode="batch",
-                 label_smoothing=cfg.train.label_smoothing, num_classes=num_classes)
+                 label_smoothing=cfg.train.label_smoothing, num_classes=task.num_classes)
 
 
 def _optimizer_and_schedule(cfg: Config, model: SSATModel, runtime: Runtime, steps_per_epoch: int):
@@ -98,8 +102,8 @@ def _train(cfg: Config, runtime: Runtime, resume: str | Path | None) -> dict[str
             log.warning("resuming with a different data section than the checkpoint's")
     seed_everything(cfg.train.seed)  # model initialisation depends only on the seed
     spec = get_spec(cfg.model.name, **{k: v for k, v in arch_overrides(cfg).items() if v is not None})
-    task = build_task(cfg, spec.img_size)
-    mixup = _mixup(cfg, task.num_classes)
+    task = build_task(cfg, spec)
+    mixup = _mixup(cfg, task)
     model, kwargs = build_model(cfg, task, mixup is not None)
     model.to(runtime.device)
     if cfg.model.mode == "pretrain" and cfg.eval.metric not in ("loss_rec",):
@@ -136,9 +140,14 @@ def _train(cfg: Config, runtime: Runtime, resume: str | Path | None) -> dict[str
     test_set = getattr(task, "test_set", None)
     if test_set is not None and (out_dir / "best.pt").is_file():
         runtime.barrier()
-        best = model_from_checkpoint(read_checkpoint(out_dir / "best.pt"), with_decoder=model.uses_reconstruction)
-        best.to(runtime.device)
+        best_ckpt = read_checkpoint(out_dir / "best.pt")
+        best = model_from_checkpoint(best_ckpt, with_decoder=model.uses_reconstruction).to(runtime.device)
+        last_threshold = getattr(task, "threshold", None)
+        if last_threshold is not None:  # each checkpoint is tested at its own validation threshold
+            task.threshold = best_ckpt["data_config"].get("threshold", 0.5)
         summary["test_best"] = task.evaluate(best, test_set, runtime, cfg.eval.batch_size, cfg.data.num_workers)
+        if last_threshold is not None:
+            task.threshold = last_threshold
         summary["test_last"] = task.evaluate(model, test_set, runtime, cfg.eval.batch_size, cfg.data.num_workers)
     if runtime.is_main:
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -146,26 +155,49 @@ def _train(cfg: Config, runtime: Runtime, resume: str | Path | None) -> dict[str
     return summary
 
 
-def evaluate_checkpoint(path: str | Path, split: str = "test", overrides: dict[str, Any] | None = None,
-                        device: str = "auto") -> dict[str, float]:
-    """Evaluate a checkpoint on a split of the dataset it was trained on (or of ``overrides['data']``)."""
-    ckpt = read_checkpoint(path)
-    cfg_dict = ckpt["config"]
-    if overrides:
-        from .configschema import merge
+def check_data_agrees(ckpt_data: dict[str, Any], task) -> None:
+    """Refuse data whose face crops were made differently from the checkpoint's training data."""
+    trained, current = ckpt_data.get("faces"), getattr(task, "faces", None)
+    if not trained or not current:
+        return
+    for key in ("margin", "size"):
+        if trained.get(key) != current.get(key):
+            raise ValueError(
+                f"the checkpoint was trained on face crops with {key} {trained.get(key)}, but this data has "
+                f"{current.get(key)}: preprocess it again with --{key} {trained.get(key)}")
 
-        cfg_dict = merge(cfg_dict, overrides)
-    cfg = from_dict(Config, cfg_dict)
+
+def evaluate_checkpoint(path: str | Path, split: str = "test", overrides: dict[str, Any] | None = None,
+                        device: str = "auto", methods: list[str] | None = None,
+                        out_dir: str | Path | None = None) -> dict[str, Any]:
+    """Evaluate a checkpoint on a split of its dataset (or of the dataset given in ``overrides``).
+
+    Returns ``{"overall": metrics, ...}``; for video also per-method metrics and unscored videos,
+    and with ``out_dir`` writes predictions.csv and metrics.json there.
+    """
+    from .configschema import merge
+    from .evaluation import video_report, write_report
+
+    ckpt = read_checkpoint(path)
+    cfg = from_dict(Config, merge(ckpt["config"], overrides or {}))
     runtime = setup_runtime(device, "auto" if device != "cpu" else "fp32")
     try:
         model = model_from_checkpoint(ckpt, with_decoder=False).to(runtime.device)
-        task = build_task(cfg, model.spec.img_size)
+        task = build_task(cfg, model.spec)
         if task.num_classes != model.num_classes:
             raise ValueError(f"checkpoint has {model.num_classes} classes but dataset {cfg.data.dataset} has "
                              f"{task.num_classes}: it was trained on another dataset")
-        dataset = {"train": task.train_set, "val": task.val_set, "test": getattr(task, "test_set", None)}[split]
-        if dataset is None:
-            raise ValueError(f"dataset {cfg.data.dataset} has no {split} split")
-        return task.evaluate(model, dataset, runtime, cfg.eval.batch_size, cfg.data.num_workers)
+        bs, nw = cfg.eval.batch_size, cfg.data.num_workers
+        if task.kind == "video":
+            check_data_agrees(ckpt["data_config"], task)
+            task.threshold = ckpt["data_config"].get("threshold", 0.5)
+            dataset = task.split_set(split, methods)
+            videos = task.predict(model, dataset, runtime, bs, nw)
+            report = video_report(videos, task.unusable(split, methods), task.threshold)
+            if out_dir is not None and runtime.is_main:
+                write_report(Path(out_dir), report, videos, task.unusable(split, methods))
+            return report
+        dataset = {"train": task.train_set, "val": task.val_set, "test": task.test_set}[split]
+        return {"overall": task.evaluate(model, dataset, runtime, bs, nw)}
     finally:
         shutdown(runtime)

@@ -1,0 +1,1 @@
+"""Datasets, samplers and augmentation for images and face-track video clips."""

@@ -1,0 +1,66 @@
+"""Video-level evaluation reports: metrics overall and per manipulation method, a predictions
+CSV (one row per video) and a metrics JSON."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from .metrics import binary_metrics
+
+log = logging.getLogger(__name__)
+
+METRIC_COLUMNS = ("n", "acc", "acc_at_threshold", "auc", "log_loss", "ap", "eer", "tpr_at_fpr1")
+
+
+def video_report(videos: dict[str, dict], unusable: list[dict], threshold: float) -> dict[str, Any]:
+    """Overall metrics, per-method metrics (each fake method against all real videos), and the
+    videos that could not be scored (no face, decode error), listed apart rather than given 0.5."""
+    y = [v["label"] for v in videos.values()]
+    s = [v["score"] for v in videos.values()]
+    report: dict[str, Any] = {"threshold": threshold, "overall": binary_metrics(y, s, threshold), "per_method": {}}
+    fake_methods = sorted({v["method"] for v in videos.values() if v["label"] == 1})
+    if len(fake_methods) > 1:
+        for m in fake_methods:
+            sel = [v for v in videos.values() if v["label"] == 0 or v["method"] == m]
+            report["per_method"][m] = binary_metrics([v["label"] for v in sel], [v["score"] for v in sel], threshold)
+    report["unscored"] = [{"video_id": r["video_id"], "label": r["label"], "method": r["method"],
+                           "status": r["status"]} for r in unusable]
+    return report
+
+
+def write_predictions(path: Path, videos: dict[str, dict], unusable: list[dict], threshold: float) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["video_id", "method", "label", "fake_probability", "prediction", "tracks", "segments", "status"])
+        for vid, v in sorted(videos.items()):
+            w.writerow([vid, v["method"], v["label"], f"{v['score']:.6f}", int(v["score"] >= threshold), v["tracks"],
+                        v["segments"], "ok"])
+        for r in unusable:
+            w.writerow([r["video_id"], r["method"], r["label"], "", "", 0, 0, r["status"]])
+    return path
+
+
+def write_report(out_dir: Path, report: dict[str, Any], videos: dict[str, dict], unusable: list[dict]) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_predictions(out_dir / "predictions.csv", videos, unusable, report["threshold"])
+    (out_dir / "metrics.json").write_text(json.dumps(report, indent=2))
+    log.info("wrote %s and %s", out_dir / "predictions.csv", out_dir / "metrics.json")
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """Markdown table: one row overall, one per method."""
+    head = "| subset | " + " | ".join(METRIC_COLUMNS) + " |"
+    lines = [head, "|" + "---|" * (len(METRIC_COLUMNS) + 1)]
+    rows = [("all", report["overall"])] + list(report["per_method"].items())
+    for name, m in rows:
+        cells = [f"{int(m[c])}" if c == "n" else f"{m[c]:.4f}" for c in METRIC_COLUMNS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if report["unscored"]:
+        lines.append(f"\n{len(report['unscored'])} video(s) without a usable face track (not scored): "
+                     + ", ".join(f"{u['video_id']} ({u['status']})" for u in report["unscored"][:10]))
+    return "\n".join(lines)
