@@ -29,12 +29,16 @@ class DetectorConfig:
     max_side: int = 960
     # Run the detector on every k-th clip frame; boxes in between are interpolated along the track.
     every: int = 5
-    # Smallest face MTCNN looks for, in source pixels (converted to the detection scale, floor 12 px).
-    min_face_size: int = 24
+    # Smallest face MTCNN looks for, in source pixels (converted to the detection scale, floor 12 px);
+    # matches the tracker's min_face_size: smaller faces are dropped anyway, and each halving of this
+    # roughly doubles detection time.
+    min_face_size: int = 32
     # MTCNN's three stage thresholds (P-net, R-net, O-net).
     thresholds: list[float] = field(default_factory=lambda: [0.6, 0.7, 0.8])
-    # Detections scoring below this are ignored by the tracker.
-    min_score: float = 0.9
+    # Detections scoring below this are ignored by the tracker. Kept low on purpose: weak detections
+    # still bridge a track (profile views, blur), and the track as a whole must reach the tracker's
+    # min_score, which is where marginal faces are judged.
+    min_score: float = 0.8
     batch_size: int = 8
     # 'auto' = CUDA when available, else CPU; or any torch device string ('cpu', 'cuda:1').
     device: str = "auto"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import os
 import warnings
 from collections.abc import Sequence
 
@@ -12,16 +12,18 @@ import torch
 
 from .config import DetectorConfig
 
-log = logging.getLogger(__name__)
-
-# One MTCNN per (device, settings) and process: loading the three nets costs ~0.1 s, every video reuses it.
+# One MTCNN per (device, settings) and process: every video of a worker reuses the loaded nets.
 _CACHE: dict[tuple, object] = {}
 
 
 def resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
+    """'auto' -> the GPU of this torchrun process (LOCAL_RANK) or cuda:0 when CUDA is there, else CPU."""
+    if device != "auto":
+        return device
+    if not torch.cuda.is_available():
+        return "cpu"
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    return f"cuda:{local % torch.cuda.device_count()}"
 
 
 def detection_scale(width: int, height: int, max_side: int) -> float:
