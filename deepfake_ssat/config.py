@@ -177,6 +177,7 @@ class EvalConfig:
     batch_size: int = 128
     every_epochs: int = 1
     metric: str = "top1"  # validation metric that selects the `best` checkpoint
+    test_at_end: bool = True  # evaluate best and last on the test split when training ends
 
     def validate(self) -> None:
         _check(self.batch_size > 0, f"batch_size: must be positive, got {self.batch_size}")

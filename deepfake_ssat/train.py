@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,16 +81,20 @@ def _optimizer_and_schedule(cfg: Config, model: SSATModel, runtime: Runtime, ste
     return optimizer, scheduler, lr
 
 
-def train(cfg: Config, resume: str | Path | None = None) -> dict[str, Any]:
-    """Train (or continue) one run; returns a summary with the best validation metric and test metrics."""
+def train(cfg: Config, resume: str | Path | None = None, task_check: Callable[[Any], None] | None = None
+          ) -> dict[str, Any]:
+    """Train (or continue) one run; returns a summary with the best validation metric and test metrics.
+
+    ``task_check(task)`` runs once the datasets are built, before any training (protocol guards).
+    """
     runtime = setup_runtime(cfg.train.device, cfg.train.precision)
     try:
-        return _train(cfg, runtime, resume)
+        return _train(cfg, runtime, resume, task_check)
     finally:
         shutdown(runtime)
 
 
-def _train(cfg: Config, runtime: Runtime, resume: str | Path | None) -> dict[str, Any]:
+def _train(cfg: Config, runtime: Runtime, resume: str | Path | None, task_check=None) -> dict[str, Any]:
     out_dir = Path(cfg.train.output_dir)
     ckpt = None
     if resume is not None:
@@ -103,6 +108,8 @@ def _train(cfg: Config, runtime: Runtime, resume: str | Path | None) -> dict[str
     seed_everything(cfg.train.seed)  # model initialisation depends only on the seed
     spec = get_spec(cfg.model.name, **{k: v for k, v in arch_overrides(cfg).items() if v is not None})
     task = build_task(cfg, spec)
+    if task_check is not None:
+        task_check(task)
     mixup = _mixup(cfg, task)
     model, kwargs = build_model(cfg, task, mixup is not None)
     model.to(runtime.device)
@@ -138,7 +145,7 @@ def _train(cfg: Config, runtime: Runtime, resume: str | Path | None) -> dict[str
         "this_session_s": time.perf_counter() - start,
     }
     test_set = getattr(task, "test_set", None)
-    if test_set is not None and (out_dir / "best.pt").is_file():
+    if cfg.eval.test_at_end and test_set is not None and (out_dir / "best.pt").is_file():
         runtime.barrier()
         best_ckpt = read_checkpoint(out_dir / "best.pt")
         best = model_from_checkpoint(best_ckpt, with_decoder=model.uses_reconstruction).to(runtime.device)
