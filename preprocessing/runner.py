@@ -158,14 +158,13 @@ def _worker_main(conn, cfg: PreprocessConfig, out: Path, threads: int) -> None:
         for e in job:
             conn.send(("start", e.video_id))
             conn.send(("done", process_video(e, cfg, out)))
-        conn.send(("idle", None))
 
 
 @dataclasses.dataclass
 class _Worker:
     proc: Any
     conn: Any
-    job: list[VideoEntry] = dataclasses.field(default_factory=list)
+    job: list[VideoEntry] = dataclasses.field(default_factory=list)  # videos sent and not done; [] = free
     current: VideoEntry | None = None
     since: float = 0.0
 
@@ -235,8 +234,6 @@ class _Pool:
                     on_record(payload)
                     w.job = [e for e in w.job if e.video_id != payload["video_id"]]
                     w.current = None
-                elif kind == "idle":
-                    w.job, w.current = [], None
         except (EOFError, OSError):
             pass
         if w.job and not w.proc.is_alive():

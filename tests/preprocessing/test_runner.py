@@ -145,6 +145,19 @@ def test_fakes_reuse_their_originals_tracks(tmp_path, media, place, make_cfg):
     }
 
 
+def test_worker_processes_give_the_in_process_manifest(folder_tree, tmp_path, make_cfg):
+    single = read_manifest(run_preprocess(make_cfg(folder_tree, tmp_path / "one", csv="list.csv")))
+    cfg = make_cfg(folder_tree, tmp_path / "pool", csv="list.csv", workers=2, threads_per_worker=1)
+    pooled = read_manifest(run_preprocess(cfg))
+    # other torch thread counts may move float scores in the last digits; everything else is identical
+    floats = ("det_score", "face_size")
+    assert [{k: v for k, v in r.items() if k not in floats} for r in pooled] == [
+        {k: v for k, v in r.items() if k not in floats} for r in single
+    ]
+    for a, b in zip(pooled, single, strict=True):
+        assert a["det_score"] == pytest.approx(b["det_score"], abs=1e-3)
+
+
 def test_time_limit_cuts_a_video_and_the_run_goes_on(folder_tree, tmp_path, make_cfg):
     # a worker process and a limit no video can meet (model loading alone takes longer)
     cfg = make_cfg(folder_tree, tmp_path / "out", csv="list.csv", workers=1, timeout=0.05, threads_per_worker=1)
