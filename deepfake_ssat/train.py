@@ -136,7 +136,9 @@ def _train(cfg: Config, runtime: Runtime, resume: str | Path | None, task_check=
                  cfg.model.name, cfg.model.mode, n_params, runtime.device, runtime.world_size, len(task.train_set),
                  len(task.val_set), lr, steps_per_epoch, out_dir)
     start = time.perf_counter()
+    carbon = _carbon_tracker(out_dir) if runtime.is_main else None
     state = fit(ctx, resumed_rng=ckpt is not None)
+    emissions = carbon.stop() if carbon is not None else None
     summary: dict[str, Any] = {
         "output_dir": str(out_dir), "epochs": state.epoch, "steps": state.step,
         "best_metric": cfg.eval.metric, "best_value": state.best_metric, "best_epoch": state.best_epoch,
@@ -144,6 +146,8 @@ def _train(cfg: Config, runtime: Runtime, resume: str | Path | None, task_check=
         "device_hours": state.wall_time * runtime.world_size / 3600,
         "this_session_s": time.perf_counter() - start,
     }
+    if emissions is not None:
+        summary["co2_kg_this_session"] = emissions
     test_set = getattr(task, "test_set", None)
     if cfg.eval.test_at_end and test_set is not None and (out_dir / "best.pt").is_file():
         runtime.barrier()
@@ -160,6 +164,17 @@ def _train(cfg: Config, runtime: Runtime, resume: str | Path | None, task_check=
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
         log.info("done: %s", json.dumps({k: v for k, v in summary.items() if k.startswith(("best", "test"))}))
     return summary
+
+
+def _carbon_tracker(out_dir: Path):
+    """CO2 estimate through codecarbon when it is installed (optional; never required)."""
+    try:
+        from codecarbon import OfflineEmissionsTracker
+    except ImportError:
+        return None
+    tracker = OfflineEmissionsTracker(output_dir=str(out_dir), log_level="error", country_iso_code="USA")
+    tracker.start()
+    return tracker
 
 
 def check_data_agrees(ckpt_data: dict[str, Any], task) -> None:

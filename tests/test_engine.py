@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import socket
@@ -10,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -20,31 +18,6 @@ from deepfake_ssat.config import load_config
 from deepfake_ssat.train import evaluate_checkpoint, train
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def write_idx_dataset(root: Path, n_train: int = 120, n_test: int = 40, seed: int = 0) -> Path:
-    """Fashion-MNIST-format IDX files whose 10 classes are learnable bright blocks at class-specific places."""
-    rng = np.random.default_rng(seed)
-    root.mkdir(parents=True, exist_ok=True)
-
-    def make(n):
-        y = np.arange(n) % 10
-        x = rng.integers(0, 40, size=(n, 28, 28), dtype=np.uint8)
-        for i, c in enumerate(y):
-            r, col = divmod(int(c), 5)
-            x[i, 4 + 10 * r: 12 + 10 * r, 2 + 5 * col: 6 + 5 * col] = 230
-        return x, y.astype(np.uint8)
-
-    def write(path, arr, kind):
-        header = (0x0800 | arr.ndim).to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in arr.shape)
-        with gzip.open(path, "wb") as f:
-            f.write(header + arr.tobytes())
-
-    for split, n in (("train", n_train), ("t10k", n_test)):
-        x, y = make(n)
-        write(root / f"{split}-images-idx3-ubyte.gz", x, "images")
-        write(root / f"{split}-labels-idx1-ubyte.gz", y, "labels")
-    return root
 
 
 def tiny_cfg(data: Path, out: Path, **extra) -> list[str]:
@@ -59,8 +32,8 @@ def tiny_cfg(data: Path, out: Path, **extra) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def idx_data(tmp_path_factory) -> Path:
-    return write_idx_dataset(tmp_path_factory.mktemp("fmnist"))
+def idx_data(tmp_path_factory, make_idx_dataset) -> Path:
+    return make_idx_dataset(tmp_path_factory.mktemp("fmnist"))
 
 
 def test_tiny_run_writes_checkpoints_config_and_metrics(idx_data, tmp_path):
