@@ -120,8 +120,8 @@ def _train(cfg: Config, runtime: Runtime, resume: str | Path | None, task_check=
     steps_per_epoch = max(1, (len(task.train_set) // world_batch) // cfg.train.accum_steps)
     optimizer, scheduler, lr = _optimizer_and_schedule(cfg, model, runtime, steps_per_epoch)
     scaler = torch.amp.GradScaler("cuda") if runtime.amp_dtype == torch.float16 else None
-    wrapped = (DistributedDataParallel(model, device_ids=[runtime.local_rank] if runtime.device.type == "cuda" else None)
-               if runtime.distributed else model)
+    device_ids = [runtime.local_rank] if runtime.device.type == "cuda" else None
+    wrapped = DistributedDataParallel(model, device_ids=device_ids) if runtime.distributed else model
     ctx = FitContext(cfg, runtime, task, wrapped, optimizer, scheduler, scaler, mixup, out_dir, kwargs)
     if ckpt is not None:
         ctx.state.epoch = 0

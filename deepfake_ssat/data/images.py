@@ -138,7 +138,7 @@ def _torchvision(name: str, root: Path, split: str, download: bool) -> Dataset:
         if name == "svhn":
             return tvd.SVHN(root, split="train" if train else "test", download=download)
         if name == "flowers102":
-            return tvd.Flowers102(root, split={"train": "train", "val": "val", "test": "test"}[split], download=download)
+            return tvd.Flowers102(root, split=split, download=download)
     except RuntimeError as e:  # torchvision: "Dataset not found or corrupted"
         raise DatasetNotFoundError(
             f"{name} not found under {root} ({e}); with internet set data.download=true, "
@@ -160,7 +160,8 @@ def load_split(cfg: DataConfig, split: str, transform: Callable | None) -> Datas
         try:
             import medmnist
         except ImportError:
-            raise DatasetNotFoundError("pneumoniamnist needs the optional package medmnist: pip install medmnist") from None
+            raise DatasetNotFoundError(
+                "pneumoniamnist needs the optional package medmnist: pip install medmnist") from None
         base = medmnist.PneumoniaMNIST(split=split, root=str(root), download=cfg.download)
         return _RGB(base, transform)
     if name == "imagefolder":
