@@ -149,10 +149,58 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
     return run_command(cfg)
 
 
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    from .benchmark import run_from_args
+
+    sys.stdout.write(run_from_args(args) + "\n")
+    return 0
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from preprocessing.sample import run_from_args
 
     return run_from_args(args)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from preprocessing import VideoDecodeError
+
+    from .inference import Prediction, PredictOptions, Predictor, find_videos, format_table
+
+    videos = find_videos(args.videos)
+    if not videos:
+        raise FileNotFoundError(f"no video files in {', '.join(args.videos)}")
+    opts = PredictOptions(batch_size=args.batch_size, max_segments_per_track=args.max_segments or None)
+    predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, options=opts)
+    results: list = []
+    for path in videos:
+        try:
+            results.append(predictor.predict(path))
+        except VideoDecodeError as e:
+            results.append((str(path), f"cannot read video: {e}"))
+        except Exception as e:  # one bad file must not stop the others
+            log.debug("predict failed on %s", path, exc_info=True)
+            results.append((str(path), f"{type(e).__name__}: {e}"))
+    _print_table(("file", "verdict", "fake prob", "tracks", "segments", "seconds", "note"), format_table(results))
+    ok = [r for r in results if isinstance(r, Prediction)]
+    sys.stdout.write(f"{len(ok)} of {len(results)} files scored with {predictor.name} "
+                     f"(threshold {predictor.threshold:.3f})\n")
+    if args.json:
+        doc = {"checkpoint": predictor.describe(),
+               "results": [r.to_dict() if isinstance(r, Prediction) else {"path": r[0], "error": r[1]}
+                           for r in results]}
+        Path(args.json).write_text(json.dumps(doc, indent=2))
+    return 0 if ok else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from app.demo import DemoSettings, launch
+
+    settings = DemoSettings(max_mb=args.max_mb, max_seconds=args.max_seconds, concurrency=args.concurrency,
+                            device=args.device, max_segments_per_track=args.max_segments or None,
+                            examples=args.examples or [])
+    launch(args.checkpoint, settings, host=args.host, port=args.port, share=args.share)
+    return 0
 
 
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
@@ -215,6 +263,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_sample_arguments(p)
     p.set_defaults(func=cmd_sample)
 
+    p = sub.add_parser("benchmark", help="FF++ cross-manipulation (leave one method out) + zero-shot table",
+                       description="Fine-tune on three FF++ methods + reals, test on the fourth, for every method and "
+                                   "configuration; evaluate DFDC checkpoints zero-shot. Reruns resume.")
+    from .benchmark import add_arguments as add_benchmark_arguments
+
+    add_benchmark_arguments(p)
+    p.set_defaults(func=cmd_benchmark)
+
     p = sub.add_parser("eval", help="evaluate a checkpoint on a split of its dataset")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
@@ -226,6 +282,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="also write the metrics to this JSON file")
     _add_set(p)
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("predict", help="score videos with a checkpoint: verdict, fake probability, per-face scores",
+                       description="Detect and crop faces as in training, score every 16-frame segment, and print "
+                                   "a table (one row per video). A file that cannot be read is reported and the "
+                                   "others are still scored; exit code 0 when at least one file was scored.")
+    p.add_argument("videos", nargs="+", metavar="VIDEO_OR_FOLDER", help="video files or folders (searched recursively)")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--json", help="also write every result (segments, tracks, timings) to this JSON file")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=8, help="segments per forward pass")
+    p.add_argument("--max-segments", type=int, default=32,
+                   help="at most this many segments per face track, spread over the whole video (0 = no cap)")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("demo", help="web demo (Gradio): upload a video, see the verdict, timeline and faces")
+    p.add_argument("--checkpoint", help="trained checkpoint; without one the demo says so and scores nothing")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for the network)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--max-mb", type=float, default=200.0, help="largest upload accepted, in MB")
+    p.add_argument("--max-seconds", type=float, default=120.0, help="longest video accepted, in seconds")
+    p.add_argument("--concurrency", type=int, default=1, help="videos processed at the same time (the rest queue)")
+    p.add_argument("--max-segments", type=int, default=32,
+                   help="at most this many segments per face track, spread over the whole video (0 = no cap)")
+    p.add_argument("--examples", nargs="+", metavar="VIDEO",
+                   help="example videos to offer (default: ../shared/data/portrait_*.mp4 when present)")
+    p.set_defaults(func=cmd_demo)
     return parser
 
 

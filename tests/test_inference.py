@@ -1,0 +1,195 @@
+"""Predictor on generated videos (one face, two faces, no face), the segment cap, agreement with
+evaluation, the reconstruction view, and `deepfake-ssat predict` on a folder with a corrupt file."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ssat_helpers import blank_frames, face_frames, sample_paths, trained_checkpoint, write_video
+
+from deepfake_ssat.cli import main
+from deepfake_ssat.data.video import segment_starts
+from deepfake_ssat.inference import PredictOptions, Predictor
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory) -> Path:
+    return trained_checkpoint(tmp_path_factory.getbasetemp() / "ssat_ckpt")
+
+
+@pytest.fixture(scope="module")
+def predictor(ckpt) -> Predictor:
+    return Predictor.from_checkpoint(ckpt, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("inference_media")
+    corrupt = d / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + np.random.default_rng(0).bytes(4000))
+    return {
+        "one": write_video(d / "one.mp4", face_frames(24, faces=1)),
+        "two": write_video(d / "two.mp4", face_frames(24, faces=2)),
+        "blank": write_video(d / "blank.mp4", blank_frames(24)),
+        "corrupt": corrupt,
+    }
+
+
+def test_one_face(predictor, media):
+    calls: list[tuple[float, str]] = []
+    pred = predictor.predict(media["one"], progress=lambda f, d: calls.append((f, d)))
+    assert pred.verdict in ("real", "fake")
+    assert pred.verdict == ("fake" if pred.score >= predictor.threshold else "real")
+    assert pred.counts["tracks"] == 1 and pred.counts["frames_read"] == 24
+    n = pred.tracks[0].face_frames
+    assert n >= 20
+    expected = len(segment_starts(n, predictor.num_frames, predictor.clip_stride, predictor.segment_step))
+    assert pred.counts["segments"] == len(pred.segments) == expected  # every segment, as evaluation cuts it
+    probs = [s.fake_prob for s in pred.segments]
+    assert pred.score == pytest.approx(float(np.mean(probs)))  # mean over segments (of softmax, not of logits)
+    assert pred.tracks[0].score == pytest.approx(pred.score) and pred.fake_track == 0
+    starts = [s.start_s for s in pred.segments]
+    assert starts == sorted(starts) and starts[0] == 0.0 and pred.segments[-1].end_s <= pred.duration_s + 1e-6
+    assert all(s.end_s > s.start_s for s in pred.segments)
+    for key in ("decode", "detect", "track", "crop", "prepare", "model", "total"):
+        assert pred.timings[key] >= 0.0
+    crops = pred.tracks[0].crops
+    assert crops is not None and crops.shape[1:] == (64, 64, 3) and crops.dtype == np.uint8
+    assert pred.clip is not None and pred.clip.shape == (predictor.num_frames, predictor.size, predictor.size, 3)
+    fracs = [f for f, _ in calls]
+    assert fracs == sorted(fracs) and 0.0 <= fracs[0] and fracs[-1] == 1.0
+    doc = json.loads(json.dumps(pred.to_dict()))  # JSON-able, without the images
+    assert doc["verdict"] == pred.verdict and "crops" not in doc["tracks"][0] and "clip" not in doc
+
+
+def test_two_faces_video_is_as_fake_as_its_most_fake_face(predictor, media):
+    pred = predictor.predict(media["two"])
+    assert pred.counts["tracks"] == 2 and pred.counts["tracks_scored"] == 2
+    scores = [t.score for t in pred.tracks]
+    assert pred.score == pytest.approx(max(scores))
+    assert pred.fake_track == int(np.argmax(scores))
+    for t in pred.tracks:
+        mine = [s.fake_prob for s in pred.segments if s.track == t.index]
+        assert len(mine) == t.segments >= 1 and t.score == pytest.approx(float(np.mean(mine)))
+
+
+def test_no_face_is_inconclusive_without_a_score(predictor, media):
+    pred = predictor.predict(media["blank"])
+    assert pred.verdict == "inconclusive" and pred.score is None and pred.reason == "no face found"
+    assert pred.counts["tracks"] == 0 and pred.segments == [] and pred.clip is None
+    assert pred.counts["frames_read"] == 24
+
+
+def test_too_few_face_frames_is_inconclusive(ckpt, media):
+    p = Predictor.from_checkpoint(ckpt, device="cpu", options=PredictOptions(min_face_frames=100))
+    pred = p.predict(media["one"])
+    assert pred.verdict == "inconclusive" and pred.score is None
+    assert "too few frames with a face" in pred.reason
+    assert pred.tracks[0].skipped and pred.tracks[0].crops is not None  # still shown, not scored
+
+
+def test_segment_cap_covers_the_whole_track_and_says_so(ckpt, media):
+    p = Predictor.from_checkpoint(ckpt, device="cpu", options=PredictOptions(max_segments_per_track=2))
+    full = Predictor.from_checkpoint(ckpt, device="cpu").predict(media["one"])
+    pred = p.predict(media["one"])
+    assert full.counts["segments"] > 2
+    assert pred.counts["segments"] == 2 and pred.counts["segments_total"] == full.counts["segments"]
+    assert pred.segments[0].start_s == full.segments[0].start_s  # first and last segment kept
+    assert pred.segments[-1].end_s == full.segments[-1].end_s
+    assert any("max_segments_per_track" in n for n in pred.notes)
+    assert not any("max_segments_per_track" in n for n in full.notes)
+
+
+def test_scores_agree_with_evaluation_of_the_preprocessed_video(ckpt, predictor):
+    """The demo sees a video as evaluation does: same faces, same segments, same score (up to the JPEG clips)."""
+    import torch
+
+    from deepfake_ssat.checkpoint import model_from_checkpoint, read_checkpoint
+    from deepfake_ssat.config import load_config
+    from deepfake_ssat.runtime import setup_runtime
+    from deepfake_ssat.tasks import build_task
+
+    raw, faces = sample_paths()
+    ck = read_checkpoint(ckpt)
+    model = model_from_checkpoint(ck).eval()
+    task = build_task(load_config(ckpt.parent / "config.yaml"), model.spec)
+    dataset = task.split_set("test", ["real"])
+    with torch.no_grad():
+        videos = task.predict(model, dataset, setup_runtime("cpu", "fp32"), batch_size=8, num_workers=0)
+    row = dataset.rows[0]
+    pred = predictor.predict(raw / row["source"])
+    assert pred.counts["tracks"] == 1 and pred.counts["segments"] == videos[row["video_id"]]["segments"]
+    assert pred.tracks[0].face_frames == row["num_frames"]
+    assert pred.score == pytest.approx(videos[row["video_id"]]["score"], abs=0.01)
+
+
+def test_reconstruction_view(predictor, media):
+    assert predictor.has_decoder
+    pred = predictor.predict(media["one"])
+    rec = predictor.reconstruction(pred)
+    shape = (predictor.num_frames, predictor.size, predictor.size, 3)
+    assert rec.original.shape == rec.masked.shape == rec.reconstruction.shape == shape
+    grid = tuple(predictor.model.encoder.grid)
+    assert rec.error.shape == grid
+    hidden = np.isfinite(rec.error)
+    assert hidden.sum() == int(round(rec.mask_ratio * hidden.size)) and math.isfinite(rec.mean_error)
+    assert (hidden == hidden[:1]).all()  # tube masking: the same positions in every temporal slot
+    # Visible tubes are passed through untouched; hidden ones are greyed in the masked input.
+    p = predictor.model.spec.patch_size
+    vis = np.argwhere(~hidden[0])[0]
+    sl = (slice(None), slice(vis[0] * p, vis[0] * p + p), slice(vis[1] * p, vis[1] * p + p))
+    assert np.array_equal(rec.reconstruction[sl], rec.original[sl])
+    hid = np.argwhere(hidden[0])[0]
+    sl = (slice(None), slice(hid[0] * p, hid[0] * p + p), slice(hid[1] * p, hid[1] * p + p))
+    assert (rec.masked[sl] == 128).all()
+    assert np.array_equal(predictor.reconstruction(pred).error, rec.error, equal_nan=True)  # seeded mask
+
+
+def test_predict_command_scores_a_folder_despite_a_corrupt_file(ckpt, media, tmp_path, capsys):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for key in ("one", "blank", "corrupt"):
+        (folder / media[key].name).write_bytes(media[key].read_bytes())
+    (folder / "notes.txt").write_text("not a video, and not picked up by extension")
+    out = tmp_path / "out.json"
+    rc = main(["predict", str(folder), "--checkpoint", str(ckpt), "--json", str(out), "--device", "cpu"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in text.splitlines() if line.endswith(("mp4", ".mp4")) or ".mp4" in line}
+    assert "error" in lines["corrupt.mp4"] and "inconclusive" in lines["blank.mp4"]
+    assert any(v in lines["one.mp4"] for v in (" real ", " fake "))
+    assert "2 of 3 files scored" in text
+    doc = json.loads(out.read_text())
+    by_name = {Path(r["path"]).name: r for r in doc["results"]}
+    assert set(by_name) == {"one.mp4", "blank.mp4", "corrupt.mp4"}
+    assert "error" in by_name["corrupt.mp4"] and by_name["blank.mp4"]["score"] is None
+    assert by_name["one.mp4"]["verdict"] in ("real", "fake") and doc["checkpoint"]["dataset"] == "dfdc"
+
+
+def test_predict_command_errors(ckpt, media, tmp_path, capsys):
+    assert main(["predict", str(media["corrupt"]), "--checkpoint", str(ckpt), "--device", "cpu"]) == 1
+    assert main(["predict", str(media["one"]), "--checkpoint", str(tmp_path / "missing.pt")]) == 2
+    assert main(["predict", str(tmp_path / "nothing.mp4"), "--checkpoint", str(ckpt)]) == 2
+    err = capsys.readouterr().err
+    assert "error: checkpoint not found" in err and "error: no such file or folder" in err
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_real_portraits_one_face_track_each_every_segment_scored(ckpt, shared_data):
+    videos = sorted(shared_data.glob("portrait_*.mp4"))
+    if not videos:
+        pytest.skip("no portrait_*.mp4 in ../shared/data")
+    p = Predictor.from_checkpoint(ckpt, device="cpu", options=PredictOptions(max_segments_per_track=None))
+    for v in videos:
+        pred = p.predict(v)
+        assert pred.counts["tracks"] == 1, f"{v.name}: {pred.counts}"
+        n = pred.tracks[0].face_frames
+        assert n >= 0.9 * pred.counts["frames_read"], f"{v.name}: face in {n} of {pred.counts['frames_read']} frames"
+        expected = len(segment_starts(n, p.num_frames, p.clip_stride, p.segment_step))
+        assert pred.counts["segments"] == pred.counts["segments_total"] == expected
+        assert pred.verdict in ("real", "fake") and 0.0 <= pred.score <= 1.0
