@@ -63,6 +63,12 @@ def test_impossible_values_fail_with_the_key(override, message):
         load_config(overrides=[override])
 
 
+def test_scientific_notation_without_a_dot_is_a_number():
+    assert load_config(overrides=["train.lr=2e-3"]).train.lr == 0.002
+    with pytest.raises(ConfigError, match="train.lr: expected a number, got 'fast'"):
+        load_config(overrides=["train.lr=fast"])
+
+
 def test_bad_override_syntax():
     with pytest.raises(ConfigError, match="must look like section.key=value"):
         load_config(overrides=["train.epochs"])
