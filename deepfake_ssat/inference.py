@@ -168,6 +168,32 @@ def _pick_evenly(n: int, k: int) -> np.ndarray:
     return np.unique(np.rint(np.linspace(0, n - 1, k)).astype(np.int64))
 
 
+def check_video_file(path: str | Path) -> None:
+    """Refuse files that FFmpeg would happily "decode" but that are no video: text (rendered as ANSI
+    art by its ``tty`` demuxer) and still images. Raises ``preprocessing.VideoDecodeError``."""
+    import av
+
+    from preprocessing import VideoDecodeError
+
+    path = Path(path)
+    if not path.is_file():
+        raise VideoDecodeError(f"file not found: {path}")
+    try:
+        with av.open(str(path)) as container:
+            fmt = container.format.name
+            streams = list(container.streams.video)
+            codec = streams[0].codec_context.name if streams else None
+    except Exception as e:  # PyAV raises its own error types per FFmpeg error code
+        why = getattr(e, "strerror", None) or str(e)  # strerror: FFmpeg's words without the file path
+        raise VideoDecodeError(f"not a video file ({why})") from None
+    if not streams:
+        raise VideoDecodeError("the file has no video stream")
+    if fmt == "tty" or codec in ("ansi", "bintext", "xbin", "idf"):
+        raise VideoDecodeError("this is a text file, not a video")
+    if fmt == "image2" or fmt.endswith("_pipe"):
+        raise VideoDecodeError("this is a still image, not a video")
+
+
 def find_videos(paths: list[str | Path]) -> list[Path]:
     """Files as given plus the video files (by extension) anywhere under the folders given, sorted."""
     out: list[Path] = []
@@ -280,6 +306,7 @@ class Predictor:
                 progress(min(max(frac, 0.0), 1.0), what)
 
         report(0.0, "reading video")
+        check_video_file(video_path)
         vf = extract_tracks(video_path, self.faces, progress=lambda f, d: report(_FACE_SHARE * f, d),
                             detector=self._face_detector())
         timings = {k: float(v) for k, v in vf.timings.items() if k != "total"}
