@@ -17,6 +17,7 @@ fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   want=()
   [ -d /usr/share/datasets/fashion-mnist ] || want+=(dataset-fashion-mnist)
+  command -v chromium >/dev/null 2>&1 || want+=(chromium)
   if [ ${#want[@]} -gt 0 ]; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${want[@]}") >/dev/null 2>&1 \
       || echo "note: could not install ${want[*]}; tests that need them will skip"
