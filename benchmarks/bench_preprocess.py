@@ -45,10 +45,12 @@ def machine() -> str:
 # --------------------------------------------------------------------------- pipeline vs baseline
 
 
-def match_share(baseline: list[FaceTrack], ours: list[FaceTrack], min_iou: float = 0.5) -> tuple[int, int]:
+def match_share(baseline: list[FaceTrack], ours: list[FaceTrack], min_iou: float = 0.5) -> tuple[int, int, list[str]]:
     """How many baseline tracks have one of our tracks overlapping them: mean box IoU over the
-    baseline track's frames (frames our track misses count as 0) of at least ``min_iou``."""
+    baseline track's frames (frames our track misses count as 0) of at least ``min_iou``.
+    Also returns the missed ones as "frames a-b, N px, best overlap"."""
     found = 0
+    missed = []
     for b in baseline:
         best = 0.0
         for o in ours:
@@ -58,7 +60,10 @@ def match_share(baseline: list[FaceTrack], ours: list[FaceTrack], min_iou: float
             overlap = np.diag(iou(b.boxes[ib], o.boxes[io])).sum() / len(b.frame_indices)
             best = max(best, overlap)
         found += best >= min_iou
-    return found, len(baseline)
+        if best < min_iou:
+            fi = b.frame_indices
+            missed.append(f"frames {fi[0]}-{fi[-1]}, {b.face_size:.0f} px, score {b.det_score:.2f}, overlap {best:.2f}")
+    return found, len(baseline), missed
 
 
 def run_pipeline(videos: list[Path], cfg: FaceCropConfig) -> tuple[dict, dict[Path, list[FaceTrack]]]:
@@ -94,10 +99,10 @@ def bench_pipeline(videos: list[Path]) -> None:
     for name, (stats, tracks) in results.items():
         found = total = 0
         for v in videos:
-            f, n = match_share(base_tracks[v], tracks[v])
+            f, n, missed = match_share(base_tracks[v], tracks[v])
             found, total = found + f, total + n
             if name == "ours":
-                per_video.append((v.name, len(base_tracks[v]), len(tracks[v]), f))
+                per_video.append((v.name, len(base_tracks[v]), len(tracks[v]), f, "; ".join(missed) or "-"))
         rows.append(
             f"| {name} | {stats['faces'] / stats['seconds']:.1f} | {stats['videos'] / stats['seconds']:.3f} "
             f"| {base_stats['seconds'] / stats['seconds']:.2f}x | {found}/{total} ({100 * found / max(total, 1):.0f}%) "
@@ -107,10 +112,10 @@ def bench_pipeline(videos: list[Path]) -> None:
     print("| pipeline | faces/s | videos/s | speed-up | baseline tracks found | decode / detect / track / crop s |")
     print("| --- | --- | --- | --- | --- | --- |")
     print("\n".join(rows))
-    print("\n| video | baseline tracks | our tracks | baseline tracks found |")
-    print("| --- | --- | --- | --- |")
-    for name, nb, no, f in per_video:
-        print(f"| {name} | {nb} | {no} | {f} |")
+    print("\n| video | baseline tracks | our tracks | baseline tracks found | missed |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, nb, no, f, missed in per_video:
+        print(f"| {name} | {nb} | {no} | {f} | {missed} |")
 
 
 # --------------------------------------------------------------------------- clip formats

@@ -39,6 +39,20 @@ def test_portrait_gives_exactly_one_long_track(results, name):
     assert t.crops.shape[1:] == (224, 224, 3) and t.det_score > 0.98
 
 
+def test_crowd_has_one_track_per_person(results):
+    """Fast check (the full-resolution reference below is slow): several people for over a second,
+    and no person twice (no two tracks with overlapping boxes on the same frames)."""
+    vf = results["crowd_1080p.mp4"]
+    long = [t for t in vf.tracks if len(t.frame_indices) >= vf.fps]
+    assert len(long) >= 5
+    for i, a in enumerate(vf.tracks):
+        for b in vf.tracks[i + 1 :]:
+            common, ia, ib = np.intersect1d(a.frame_indices, b.frame_indices, return_indices=True)
+            if len(common):
+                assert np.diag(iou(a.boxes[ia], b.boxes[ib])).mean() < 0.3
+
+
+@pytest.mark.slow
 def test_crowd_tracks_cover_everyone_visible_for_a_second(results):
     """Reference: full-resolution detection (every 5th frame) linked into tracks of >= 1 s; each
     reference person must be covered by one of our tracks (mean box IoU >= 0.5 over its frames)."""
