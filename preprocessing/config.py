@@ -67,8 +67,9 @@ class TrackerConfig:
     # A detection joins a track when its box overlaps the track's last (or motion-predicted) box this much.
     iou_threshold: float = 0.3
     # Failing that, a detection of similar size whose centre is within this many box sides of the
-    # track's predicted centre (small fast faces move more than their size between detector runs).
-    max_shift: float = 1.0
+    # track's predicted centre (fast faces move more than their size between detector runs; 1.5
+    # links a person hurrying through the crowd video that 1.0 lost, without merging neighbours there).
+    max_shift: float = 1.5
     # A track survives this many clip frames without a detection (occlusion, a hand passing by);
     # the boxes across the gap are interpolated.
     max_gap: int = 30
