@@ -30,7 +30,7 @@ _SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 @dataclass
 class DemoSettings:
     max_mb: float = 200.0  # largest upload accepted
-    max_seconds: float = 120.0  # longest video accepted
+    max_seconds: float = 60.0  # longest video accepted (crops of every frame are held in memory)
     concurrency: int = 1  # videos analysed at the same time; the others wait in the queue
     queue_size: int = 16  # users waiting at most; more get "queue full"
     device: str = "auto"
@@ -45,6 +45,7 @@ class DemoSettings:
 
 
 _EMPTY = (None, [], "", None)  # timeline, gallery, summary, details
+GALLERY_COLUMNS = 8
 
 
 class DemoApp:
@@ -98,8 +99,10 @@ class DemoApp:
         pred.path = src.name
         details = pred.to_dict()
         details["video"] = details.pop("path")  # a "path" key would make Gradio clients fetch it as a file
+        items = views.gallery_items(pred)
+        rows = max(1, -(-len(items) // GALLERY_COLUMNS))
         return (views.verdict_html(pred), views.timeline_frame(pred) if pred.segments else None,
-                views.gallery_items(pred), views.summary_markdown(pred), details, pred)
+                gr.Gallery(value=items, height=45 + 125 * rows), views.summary_markdown(pred), details, pred)
 
     def reconstruct(self, pred: Prediction | None) -> tuple[Any, str]:
         if self.predictor is None or not self.predictor.has_decoder:
@@ -166,10 +169,11 @@ def build_demo(predictor: Predictor | None, settings: DemoSettings | None = None
                                   elem_id="verdict")
                 timeline = gr.LinePlot(x="time (s)", y="fake probability", color="series", y_lim=[0, 1],
                                        label=f"Timeline: fake probability of each {frames}-frame segment, per face",
-                                       color_title="", elem_id="timeline", height=300,
+                                       elem_id="timeline", height=340,
                                        color_map=views.SERIES_COLOURS)
                 summary = gr.Markdown(elem_id="summary")
-        gallery = gr.Gallery(label="Face crops that were scored (per face track)", columns=8, height=330,
+        gallery = gr.Gallery(label="Face crops that were scored (per face track)", columns=GALLERY_COLUMNS,
+                             height=240,
                              object_fit="contain", elem_id="faces")
         state = gr.State(None)
         with gr.Accordion("What the model reconstructs", open=False, visible=bool(info and info["reconstruction"])):

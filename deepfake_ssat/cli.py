@@ -303,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
     p.add_argument("--device", default="auto")
     p.add_argument("--max-mb", type=float, default=200.0, help="largest upload accepted, in MB")
-    p.add_argument("--max-seconds", type=float, default=120.0, help="longest video accepted, in seconds")
+    p.add_argument("--max-seconds", type=float, default=60.0, help="longest video accepted, in seconds")
     p.add_argument("--concurrency", type=int, default=1, help="videos processed at the same time (the rest queue)")
     p.add_argument("--max-segments", type=int, default=32,
                    help="at most this many segments per face track, spread over the whole video (0 = no cap)")

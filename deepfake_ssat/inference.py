@@ -241,6 +241,7 @@ class Predictor:
         self.class_names = list(dc.get("class_names") or ["real", "fake"])
         self.fake_index = self.class_names.index("fake") if "fake" in self.class_names else 1
         self.dataset = dc.get("dataset") or "unknown"
+        self.model_name = str(((ckpt.get("config") or {}).get("model") or {}).get("name") or "")
         self.notes: list[str] = []
         if "threshold" not in dc:
             self.notes.append("the checkpoint has no validation threshold; using 0.5")
@@ -277,7 +278,8 @@ class Predictor:
 
     def _arch_name(self) -> str:
         spec = self.model.spec
-        return f"ViT {spec.embed_dim}/{spec.depth}/{spec.num_heads}, {spec.num_frames}×{spec.img_size}²"
+        shape = f"ViT {spec.embed_dim}/{spec.depth}/{spec.num_heads}, {spec.num_frames}×{spec.img_size}²"
+        return f"{self.model_name} ({shape})" if self.model_name else shape
 
     def _face_detector(self):
         if self._detector is None:

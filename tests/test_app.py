@@ -72,6 +72,7 @@ def test_served_app_through_gradio_client(served, media):
     faces = [row for row in timeline["data"] if row[2] == "face 0"]
     assert len(faces) == n_seg >= 1 and all(0.0 <= row[1] <= 1.0 for row in faces)
     assert [row[0] for row in faces] == sorted(row[0] for row in faces)  # x = seconds, in order
+    gallery = gallery["value"] if isinstance(gallery, dict) else gallery  # sent as an update (value + height)
     assert gallery and gallery[0]["caption"].startswith("face 0")
     assert "Processing time" in summary and "segments scored" in summary
     assert _ssat_temp_dirs() == before  # the upload's working folder is gone
@@ -83,7 +84,7 @@ def test_served_app_through_gradio_client(served, media):
     verdict, timeline, gallery, summary, details = client.predict(handle_file(str(media["blank"])),
                                                                   api_name="/analyse")
     assert "Inconclusive" in verdict and "no face found" in verdict and "% fake" not in verdict
-    assert details["score"] is None and not gallery
+    assert details["score"] is None and not (gallery["value"] if isinstance(gallery, dict) else gallery)
 
     verdict, *_ = client.predict(handle_file(str(media["text"])), api_name="/analyse")
     assert "not a video" in verdict and "Traceback" not in verdict
@@ -146,3 +147,12 @@ def test_browser_upload_shows_the_verdict(served, media, tmp_path):
             browser.close()
     assert "REAL" in text or "FAKE" in text
     assert shot.stat().st_size > 10_000
+
+
+def test_demo_and_predict_commands_are_registered():
+    from deepfake_ssat.cli import build_parser, cmd_demo, cmd_predict
+
+    args = build_parser().parse_args(["demo"])
+    assert args.func is cmd_demo and args.checkpoint is None and args.port == 7860 and not args.share
+    args = build_parser().parse_args(["predict", "a.mp4", "b/", "--checkpoint", "c.pt"])
+    assert args.func is cmd_predict and args.videos == ["a.mp4", "b/"] and args.json is None
