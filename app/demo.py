@@ -112,8 +112,11 @@ class DemoApp:
         rec = self.predictor.reconstruction(pred)
         tubelet = self.predictor.model.spec.tubelet
         text = (f"One scored clip of face {pred.fake_track}, {100 * rec.mask_ratio:.0f}% of its tubes hidden (the "
-                f"same mask over time, as in training), and what the decoder predicts for them. Mean error on the "
-                f"hidden tubes {rec.mean_error:.3f} (per-channel normalised pixels; 1.0 ≈ guessing the tube's mean).")
+                f"same mask over time, as in training), and what the decoder predicts for them. The decoder predicts "
+                "each tube's pattern normalised per channel (the training target); it is drawn with the true tube's "
+                "own mean and spread, so colour and brightness come from the video and the structure from the "
+                f"model. Error map: dark = lowest, bright = highest. Mean error on the hidden tubes "
+                f"{rec.mean_error:.3f} (1.0 ≈ no better than the tube's mean colour).")
         return views.reconstruction_mosaic(rec, tubelet), text
 
 

@@ -111,6 +111,7 @@ def reconstruction_mosaic(rec: Reconstruction, tubelet: int, columns: int = 8, s
     frames = np.unique(np.rint(np.linspace(0, t - 1, min(columns, t))).astype(int))
     err = rec.error
     finite = err[np.isfinite(err)]
+    low = float(finite.min()) if finite.size else 0.0
     top = float(finite.max()) if finite.size else 1.0
     label_w, gap = 130, 4
     rows = [("original", rec.original), ("masked input", rec.masked), ("reconstruction", rec.reconstruction),
@@ -127,7 +128,7 @@ def reconstruction_mosaic(rec: Reconstruction, tubelet: int, columns: int = 8, s
                 tile = _tile(stack[f], side)
             else:
                 e = err[f // tubelet]  # (h, w) tubes of this frame's temporal slot
-                norm = np.nan_to_num(e / max(top, 1e-8), nan=0.0)
+                norm = np.nan_to_num((e - low) / max(top - low, 1e-8), nan=0.0)  # dark = lowest, bright = highest
                 heat = cv2.applyColorMap((norm * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)[..., ::-1]
                 heat[~np.isfinite(e)] = (200, 200, 200)  # visible tubes: nothing to reconstruct
                 tile = cv2.resize(heat, (side, side), interpolation=cv2.INTER_NEAREST)
