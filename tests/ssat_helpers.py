@@ -74,7 +74,7 @@ def trained_checkpoint(base: Path) -> Path:
     from preprocessing import PreprocessConfig, run_preprocess
     from preprocessing.sample import write_sample_dataset
 
-    raw = write_sample_dataset("dfdc", base / "raw", videos=8, frames=24, size=192, seed=0)
+    raw = write_sample_dataset("dfdc", base / "raw", videos=8, frames=16, size=192, seed=0)
     cfg = PreprocessConfig(dataset="dfdc", root=str(raw), out=str(base / "faces"), workers=0, val_fraction=0.4,
                            progress=False)
     cfg.faces.size = 64
