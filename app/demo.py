@@ -102,7 +102,7 @@ class DemoApp:
         items = views.gallery_items(pred)
         rows = max(1, -(-len(items) // GALLERY_COLUMNS))
         return (views.verdict_html(pred), views.timeline_frame(pred) if pred.segments else None,
-                gr.Gallery(value=items, height=45 + 125 * rows), views.summary_markdown(pred), details, pred)
+                gr.Gallery(value=items, height=50 + 140 * rows), views.summary_markdown(pred), details, pred)
 
     def reconstruct(self, pred: Prediction | None) -> tuple[Any, str]:
         if self.predictor is None or not self.predictor.has_decoder:
@@ -172,7 +172,7 @@ def build_demo(predictor: Predictor | None, settings: DemoSettings | None = None
                                   elem_id="verdict")
                 timeline = gr.LinePlot(x="time (s)", y="fake probability", color="series", y_lim=[0, 1],
                                        label=f"Timeline: fake probability of each {frames}-frame segment, per face",
-                                       elem_id="timeline", height=340,
+                                       elem_id="timeline",  # default height: a fixed one clips the legend
                                        color_map=views.SERIES_COLOURS)
                 summary = gr.Markdown(elem_id="summary")
         gallery = gr.Gallery(label="Face crops that were scored (per face track)", columns=GALLERY_COLUMNS,
