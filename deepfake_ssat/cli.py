@@ -17,7 +17,6 @@ from pathlib import Path
 import yaml
 
 from .configschema import ConfigError, to_dict
-from .models.convert import WeightLoadError
 
 log = logging.getLogger("deepfake_ssat")
 
@@ -323,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, UsageError, FileNotFoundError, WeightLoadError, ValueError) as e:
+    except (ConfigError, UsageError, FileNotFoundError, ValueError) as e:  # ValueError covers WeightLoadError
         if args.verbose:
             raise
         sys.stderr.write(f"error: {e}\n")

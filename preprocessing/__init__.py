@@ -1,33 +1,31 @@
 """Raw videos (DFDC, FaceForensics++, folders) -> face-track clips + manifest; and one video -> faces.
 
-Imports nothing from ``deepfake_ssat`` (layering: preprocessing -> deepfake_ssat -> app).
+Imports nothing from ``deepfake_ssat`` (layering: preprocessing -> deepfake_ssat -> app). Names are
+imported on first use, so ``import preprocessing.config`` (the CLI's flags) does not load torch and MTCNN.
 """
 
-from .clips import clip_length, read_clip, write_clip
-from .config import ClipConfig, DetectorConfig, FaceCropConfig, PreprocessConfig, TrackerConfig
-from .datasets import DatasetError, VideoEntry, index_dataset
-from .faces import FaceTrack, VideoFaces, extract_tracks
-from .manifest import read_manifest, write_manifest
-from .runner import run_preprocess
-from .video import VideoDecodeError
+from __future__ import annotations
 
-__all__ = [
-    "ClipConfig",
-    "DatasetError",
-    "DetectorConfig",
-    "FaceCropConfig",
-    "FaceTrack",
-    "PreprocessConfig",
-    "TrackerConfig",
-    "VideoDecodeError",
-    "VideoEntry",
-    "VideoFaces",
-    "clip_length",
-    "extract_tracks",
-    "index_dataset",
-    "read_clip",
-    "read_manifest",
-    "run_preprocess",
-    "write_clip",
-    "write_manifest",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "clip_length": "clips", "read_clip": "clips", "write_clip": "clips",
+    "ClipConfig": "config", "DetectorConfig": "config", "FaceCropConfig": "config", "PreprocessConfig": "config",
+    "TrackerConfig": "config",
+    "DatasetError": "datasets", "VideoEntry": "datasets", "index_dataset": "datasets",
+    "FaceTrack": "faces", "VideoFaces": "faces", "extract_tracks": "faces",
+    "read_manifest": "manifest", "write_manifest": "manifest",
+    "run_preprocess": "runner",
+    "VideoDecodeError": "video",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'preprocessing' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value

@@ -11,8 +11,6 @@ import logging
 from typing import Any
 
 from .config import PreprocessConfig
-from .datasets import DatasetError
-from .runner import OutputMismatchError, run_preprocess
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +68,9 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_command(cfg: PreprocessConfig) -> int:
     """Run preprocessing; 0 on success (failed videos are reported in the manifest), 2 on bad input."""
+    from .datasets import DatasetError  # heavy imports (torch, MTCNN) only when the command runs
+    from .runner import OutputMismatchError, run_preprocess
+
     try:
         run_preprocess(cfg)
     except (DatasetError, OutputMismatchError) as e:

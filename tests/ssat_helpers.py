@@ -65,12 +65,10 @@ def blank_frames(n: int = 24, size: tuple[int, int] = (240, 180), seed: int = 1)
     return np.stack([np.roll(base, 2 * t, axis=1) for t in range(n)])
 
 
-def trained_checkpoint(base: Path) -> Path:
-    """Sample DFDC → preprocess (64 px faces) → train ``test_videomae`` (SSAT, 1 epoch, CPU). Once per run."""
-    if "ckpt" in _CACHE:
-        return _CACHE["ckpt"]
-    from deepfake_ssat.config import load_config
-    from deepfake_ssat.train import train
+def sample_faces(base: Path) -> Path:
+    """Sample DFDC tree → preprocessed faces (64 px), once per test run; returns the faces folder."""
+    if "faces" in _CACHE:
+        return _CACHE["faces"]
     from preprocessing import PreprocessConfig, run_preprocess
     from preprocessing.sample import write_sample_dataset
 
@@ -80,6 +78,18 @@ def trained_checkpoint(base: Path) -> Path:
     cfg.faces.size = 64
     cfg.faces.tracker.min_frames = 8
     run_preprocess(cfg)
+    _CACHE["raw"], _CACHE["faces"] = raw, base / "faces"
+    return _CACHE["faces"]
+
+
+def trained_checkpoint(base: Path) -> Path:
+    """``sample_faces`` → train ``test_videomae`` (SSAT, 1 epoch, CPU). Once per run."""
+    if "ckpt" in _CACHE:
+        return _CACHE["ckpt"]
+    from deepfake_ssat.config import load_config
+    from deepfake_ssat.train import train
+
+    sample_faces(base)
     overrides = {
         "data.dataset": "dfdc", "data.root": str(base / "faces"), "data.num_workers": 0,
         "model.name": "test_videomae", "model.mode": "ssat", "model.mask_ratio": 0.75, "train.epochs": 1,
@@ -89,8 +99,6 @@ def trained_checkpoint(base: Path) -> Path:
     }
     train(load_config(overrides=[f"{k}={v}" for k, v in overrides.items()]))
     _CACHE["ckpt"] = base / "run" / "best.pt"
-    _CACHE["raw"] = raw
-    _CACHE["faces"] = base / "faces"
     return _CACHE["ckpt"]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from ssat_helpers import sample_faces
 
 from deepfake_ssat.checkpoint import model_from_checkpoint, read_checkpoint
 from deepfake_ssat.cli import main
@@ -21,17 +22,8 @@ from deepfake_ssat.train import train
 
 @pytest.fixture(scope="module")
 def dfdc_faces(tmp_path_factory) -> Path:
-    from preprocessing import PreprocessConfig, run_preprocess
-    from preprocessing.sample import write_sample_dataset
-
-    base = tmp_path_factory.mktemp("dfdc")
-    raw = write_sample_dataset("dfdc", base / "raw", videos=8, frames=24, size=192, seed=0)
-    cfg = PreprocessConfig(dataset="dfdc", root=str(raw), out=str(base / "faces"), workers=0, val_fraction=0.4,
-                           progress=False)
-    cfg.faces.size = 64
-    cfg.faces.tracker.min_frames = 8
-    run_preprocess(cfg)
-    return base / "faces"
+    # The same preprocessed sample the inference and demo tests use (made once per test run).
+    return sample_faces(tmp_path_factory.getbasetemp() / "ssat_ckpt")
 
 
 def video_cfg(data: Path, out: Path, **extra) -> list[str]:

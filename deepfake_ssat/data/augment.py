@@ -18,68 +18,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, fields
 
 import albumentations as A
 import cv2
 import numpy as np
 
-from ..configschema import ConfigError
-
-
-@dataclass
-class VideoAugmentConfig:
-    """Training augmentation of clips; each ``*_p`` is a probability, 0 switches that step off."""
-
-    enabled: bool = True  # false: resize only (as in evaluation)
-    compression_p: float = 0.5
-    compression_quality: tuple[int, int] = (60, 100)  # JPEG quality range
-    noise_p: float = 0.1
-    noise_std: tuple[float, float] = (0.012, 0.028)  # fraction of 255
-    blur_p: float = 0.05
-    blur_kernel: int = 3  # odd
-    blur_sigma: tuple[float, float] = (0.5, 1.5)
-    hflip_p: float = 0.5
-    color_p: float = 0.7  # one of the enabled colour transforms below
-    brightness_contrast: bool = True
-    brightness_limit: float = 0.2
-    contrast_limit: float = 0.2
-    fancy_pca: bool = True
-    fancy_pca_alpha: float = 0.1
-    hue_saturation: bool = True
-    hue_shift: float = 20.0
-    sat_shift: float = 30.0
-    val_shift: float = 20.0
-    gray_p: float = 0.2
-    affine_p: float = 0.5  # ShiftScaleRotate, as albumentations 2's Affine
-    shift_limit: float = 0.1  # fraction of the side
-    scale_limit: float = 0.2  # scale in [1 - l, 1 + l]
-    rotate_limit: float = 10.0  # degrees
-
-    def validate(self) -> None:
-        for f in fields(self):
-            if f.name.endswith("_p"):
-                p = getattr(self, f.name)
-                _check(0.0 <= p <= 1.0, f"{f.name}: must be a probability in [0, 1], got {p}")
-        lo, hi = self.compression_quality
-        _check(1 <= lo <= hi <= 100, f"compression_quality: need 1 <= low <= high <= 100, got {(lo, hi)}")
-        lo, hi = self.noise_std
-        _check(0.0 <= lo <= hi <= 1.0, f"noise_std: need 0 <= low <= high <= 1, got {(lo, hi)}")
-        _check(self.blur_kernel >= 3 and self.blur_kernel % 2 == 1,
-               f"blur_kernel: must be odd and >= 3, got {self.blur_kernel}")
-        lo, hi = self.blur_sigma
-        _check(0.0 < lo <= hi, f"blur_sigma: need 0 < low <= high, got {(lo, hi)}")
-        for name in ("brightness_limit", "contrast_limit", "fancy_pca_alpha", "hue_shift", "sat_shift", "val_shift",
-                     "shift_limit", "rotate_limit"):
-            _check(getattr(self, name) >= 0, f"{name}: must be >= 0, got {getattr(self, name)}")
-        _check(0.0 <= self.scale_limit < 1.0, f"scale_limit: must be in [0, 1), got {self.scale_limit}")
-        _check(self.color_p == 0 or self.brightness_contrast or self.fancy_pca or self.hue_saturation,
-               "color_p: is > 0 but brightness_contrast, fancy_pca and hue_saturation are all off")
-
-
-def _check(cond: bool, msg: str) -> None:
-    if not cond:
-        raise ConfigError(msg)  # a ValueError whose message starts with the field name
+from ..config import VideoAugmentConfig
 
 
 def _resize_ops(size: int) -> list[A.BasicTransform]:

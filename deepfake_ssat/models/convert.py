@@ -30,7 +30,7 @@ WEIGHT_LICENSES = {
 }
 
 
-class WeightLoadError(RuntimeError):
+class WeightLoadError(ValueError):
     """Weights that cannot be loaded into the model without leaving it half-initialised."""
 
 
