@@ -217,7 +217,7 @@ class _Pool:
             for w in self.workers:
                 try:
                     w.conn.send(None)
-                except OSError:
+                except OSError:  # the worker is already gone; join/kill below still apply
                     pass
                 w.proc.join(2)
                 if w.proc.is_alive():
@@ -234,7 +234,7 @@ class _Pool:
                     on_record(payload)
                     w.job = [e for e in w.job if e.video_id != payload["video_id"]]
                     w.current = None
-        except (EOFError, OSError):
+        except (EOFError, OSError):  # a dead worker's pipe: handled just below
             pass
         if w.job and not w.proc.is_alive():
             code = w.proc.exitcode
