@@ -138,6 +138,9 @@ class DataConfig:
     mixup: float = 0.8  # alpha; 0 disables
     cutmix: float = 1.0  # alpha; 0 disables
     mixup_prob: float = 1.0
+    # false: mixup/cutmix feed the classifier only; the decoder reconstructs the un-mixed images
+    # (true = the official SSAT code's behaviour: both passes see the mixed batch).
+    mixup_reconstruction: bool = True
     # Video: face-track clips written by `deepfake-ssat preprocess`; `root` is its --out folder.
     manifest: str | None = None  # default <root>/manifest.jsonl
     clip_stride: int = 1  # stored frames between consecutive frames of a clip

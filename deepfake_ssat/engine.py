@@ -74,6 +74,7 @@ def train_step(
     accum_steps: int = 1,
     step_optimizer: bool = True,
     clip_grad: float | None = None,
+    x_rec: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """Forward + backward of one micro-batch; steps the optimiser when ``step_optimizer``.
 
@@ -83,7 +84,7 @@ def train_step(
     ctx = model.no_sync() if not sync else _null()  # skip all-reduce on accumulation micro-steps
     with ctx:
         with runtime.autocast():
-            out = model(x, y)
+            out = model(x, y, x_rec=x_rec)
         loss = out["loss"] / accum_steps
         if scaler is not None:
             scaler.scale(loss).backward()
@@ -212,11 +213,14 @@ def fit(ctx: FitContext, resumed_rng: bool = False) -> TrainState:
                 break
             x = x.to(rt.device, non_blocking=True)
             y = y.to(rt.device, non_blocking=True)
+            x_rec = None
             if ctx.mixup is not None:
+                if not cfg.data.mixup_reconstruction:
+                    x_rec = x.clone()  # timm's Mixup mixes in place
                 x, y = ctx.mixup(x, y)
             step_now = (i + 1) % tcfg.accum_steps == 0 or i + 1 == batches_per_epoch
             losses = train_step(ctx.model, x, y, ctx.optimizer, rt, ctx.scaler, tcfg.accum_steps, step_now,
-                                tcfg.clip_grad)
+                                tcfg.clip_grad, x_rec=x_rec)
             if step_now:
                 state.step += 1
                 ctx.scheduler.step_update(state.step)

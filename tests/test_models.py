@@ -98,6 +98,16 @@ def test_masked_forward_sees_only_visible_tokens():
     assert torch.allclose(model.encoder.forward_features(y, mask.keep), feats, atol=1e-5)
 
 
+def test_reconstruction_pass_can_take_its_own_input():
+    model = create_model("test_vit", mode="ssat").eval()
+    clean, mixed, y = _input("test_vit"), _input("test_vit"), torch.tensor([0, 1])
+    mask = model.sample_mask(2)
+    split = model(mixed, y, mask=mask, x_rec=clean)
+    assert torch.allclose(split["loss_cls"], model(mixed, y, mask=mask)["loss_cls"])
+    assert torch.allclose(split["loss_rec"], model(clean, y, mask=mask)["loss_rec"])
+    assert not torch.allclose(split["loss_rec"], model(mixed, y, mask=mask)["loss_rec"])
+
+
 def test_gradient_checkpointing_gives_same_gradients():
     torch.manual_seed(0)
     a = create_model("test_vit", mode="ssat")

@@ -133,8 +133,12 @@ class SSATModel(nn.Module):
         target: torch.Tensor | None = None,
         mask: Mask | None = None,
         generator: torch.Generator | None = None,
+        x_rec: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """x: (B, C, H, W) or (B, C, T, H, W); target: (B,) labels or (B, C) soft labels.
+
+        ``x_rec``: input of the reconstruction pass when it should differ from the classifier's
+        (e.g. the images before mixup/cutmix); default ``x``.
 
         Without ``target`` only the classifier runs (inference). With it, the losses of the mode are
         computed; ``loss_cls`` / ``loss_rec`` are zero tensors when the mode lacks that term.
@@ -153,7 +157,7 @@ class SSATModel(nn.Module):
         loss_rec = zero
         if self.uses_reconstruction:
             mask = mask if mask is not None else self.sample_mask(x.shape[0], generator)
-            pred, tgt, ids = self.reconstruct(x, mask, generator)
+            pred, tgt, ids = self.reconstruct(x if x_rec is None else x_rec, mask, generator)
             loss_rec = reconstruction_loss(pred, tgt, ids)
         if self.mode == "ssat":
             loss = ssat_loss(loss_cls, loss_rec, self.lambda_cls)
