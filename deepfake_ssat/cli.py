@@ -93,13 +93,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.resume is not None:
         from .checkpoint import read_checkpoint
-        from .config import Config, load_config
+        from .config import load_config
 
         # The run's own config, with any --set on top (e.g. more epochs).
         run = args.resume or _train_config(args).train.output_dir
         saved = read_checkpoint(run)["config"]
         cfg = load_config(saved, *args.config, overrides=args.set)
-        assert isinstance(cfg, Config)
         summary = train(cfg, resume=run)
     else:
         summary = train(_train_config(args))

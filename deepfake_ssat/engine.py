@@ -7,6 +7,7 @@ know which auxiliary task is on or whether the inputs are images or clips.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -81,7 +82,7 @@ def train_step(
     Returns detached loss tensors (no host sync here; the caller decides when to read them).
     """
     sync = step_optimizer or not isinstance(model, DistributedDataParallel)
-    ctx = model.no_sync() if not sync else _null()  # skip all-reduce on accumulation micro-steps
+    ctx = model.no_sync() if not sync else contextlib.nullcontext()  # no all-reduce on accumulation micro-steps
     with ctx:
         with runtime.autocast():
             out = model(x, y, x_rec=x_rec)
@@ -102,14 +103,6 @@ def train_step(
             optimizer.step()
         optimizer.zero_grad(set_to_none=True)
     return {k: out[k].detach() for k in ("loss", "loss_cls", "loss_rec")}
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def is_better(metric: str, value: float, best: float | None) -> bool:

@@ -57,9 +57,9 @@ class ImageTask:
         for x, y in tqdm(loader, desc="eval", leave=False, disable=not runtime.is_main or None):
             x, y = x.to(runtime.device), y.to(runtime.device)
             with runtime.autocast():
-                out = model(x)
-                rec = (model(x, y, generator=gen)["loss_rec"] if model.uses_reconstruction
-                       else torch.zeros((), device=runtime.device))
+                # One call gives the logits and, with a decoder, the reconstruction loss.
+                out = model(x, y, generator=gen) if model.uses_reconstruction else model(x)
+                rec = out["loss_rec"] if model.uses_reconstruction else torch.zeros((), device=runtime.device)
             if "logits" in out:
                 logits = out["logits"].float()
                 totals[0] += (logits.argmax(1) == y).sum()
@@ -209,8 +209,9 @@ class VideoTask:
         tracks = [t for g in gathered for t in g[1]]
         per_track = track_scores(probs, tracks)
         videos = video_scores(per_track, [r["video_id"] for r in dataset.rows])
+        row_of = {r["video_id"]: r for r in dataset.rows}
         for vid, v in videos.items():
-            row = next(r for r in dataset.rows if r["video_id"] == vid)
+            row = row_of[vid]
             v.update(label=row["label"], method=row["method"], split=row["split"])
         return videos
 

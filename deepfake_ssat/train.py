@@ -15,7 +15,7 @@ from torch.nn.parallel import DistributedDataParallel
 from .checkpoint import model_from_checkpoint, read_checkpoint
 from .config import Config, save_config
 from .configschema import from_dict
-from .engine import FitContext, fit
+from .engine import FitContext, fit, restore
 from .models import SSATModel, create_model, get_spec
 from .models.convert import load_weights
 from .runtime import Runtime, seed_everything, setup_runtime, shutdown
@@ -124,9 +124,6 @@ def _train(cfg: Config, runtime: Runtime, resume: str | Path | None, task_check=
     wrapped = DistributedDataParallel(model, device_ids=device_ids) if runtime.distributed else model
     ctx = FitContext(cfg, runtime, task, wrapped, optimizer, scheduler, scaler, mixup, out_dir, kwargs)
     if ckpt is not None:
-        ctx.state.epoch = 0
-        from .engine import restore
-
         restore(ctx, ckpt)
     if runtime.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
