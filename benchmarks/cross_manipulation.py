@@ -10,4 +10,4 @@ import sys
 from deepfake_ssat.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(["benchmark", *sys.argv[1:]]))
+    sys.exit(main(["benchmark", "cross-manipulation", *sys.argv[1:]]))

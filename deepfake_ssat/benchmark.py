@@ -266,7 +266,6 @@ def load_labelled_configs(paths: list[str]) -> list[tuple[str, Config]]:
 # Command line: `deepfake-ssat benchmark cross-manipulation …`
 # ---------------------------------------------------------------------------------------------
 def add_arguments(parser) -> None:
-    parser.add_argument("protocol", choices=["cross-manipulation"], help="the benchmark to run")
     parser.add_argument("--ffpp", required=True,
                         help="preprocessed FF++ folder (the --out of `preprocess --dataset ffpp`)")
     parser.add_argument("--init", help="checkpoint every fold starts from (the DFDC-trained model in the paper); "

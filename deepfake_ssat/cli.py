@@ -148,7 +148,10 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
-    from .benchmark import run_from_args
+    if args.protocol == "limited-data":
+        from .limited_data import run_from_args
+    else:
+        from .benchmark import run_from_args
 
     sys.stdout.write(run_from_args(args) + "\n")
     return 0
@@ -261,13 +264,24 @@ def build_parser() -> argparse.ArgumentParser:
     add_sample_arguments(p)
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("benchmark", help="FF++ cross-manipulation (leave one method out) + zero-shot table",
-                       description="Fine-tune on three FF++ methods + reals, test on the fourth, for every method and "
-                                   "configuration; evaluate DFDC checkpoints zero-shot. Reruns resume.")
+    p = sub.add_parser("benchmark", help="the paper's tables: FF++ cross-manipulation, image limited-data")
+    protocols = p.add_subparsers(dest="protocol", required=True, metavar="PROTOCOL")
+    q = protocols.add_parser("cross-manipulation", help="FF++ leave-one-method-out + zero-shot table",
+                             description="Fine-tune on three FF++ methods + reals, test on the fourth, for every "
+                                         "method and configuration; evaluate DFDC checkpoints zero-shot. "
+                                         "Reruns resume.")
     from .benchmark import add_arguments as add_benchmark_arguments
 
-    add_benchmark_arguments(p)
-    p.set_defaults(func=cmd_benchmark)
+    add_benchmark_arguments(q)
+    q.set_defaults(func=cmd_benchmark)
+    q = protocols.add_parser("limited-data", help="image classification on a small labelled subset: scratch vs "
+                                                  "SSAT vs pre-training → fine-tuning",
+                             description="Train every row (the same configuration, only model.mode changed) for "
+                                         "each seed and print the test accuracy table. Reruns resume.")
+    from .limited_data import add_arguments as add_limited_data_arguments
+
+    add_limited_data_arguments(q)
+    q.set_defaults(func=cmd_benchmark)
 
     p = sub.add_parser("eval", help="evaluate a checkpoint on a split of its dataset")
     p.add_argument("--checkpoint", required=True)

@@ -36,9 +36,9 @@ class ModelConfig:
     # SSAT.
     mask_ratio: float = 0.75
     lambda_cls: float = 0.1  # λ in L = λ·L_cls + (1 − λ)·L_rec
-    # auto: per_channel for video (VideoMAE), norm_pix for images (MAE's option, which the
-    # official SSAT code left off — a visible choice here).
-    target_norm: Literal["auto", "none", "norm_pix", "per_channel"] = "auto"
+    # auto: per_channel for video (VideoMAE), norm_pix for images (MAE's option). The official SSAT
+    # image code leaves norm_pix off and regresses the normalised input: `input`. `none`: [0, 1] pixels.
+    target_norm: Literal["auto", "none", "input", "norm_pix", "per_channel"] = "auto"
     decoder_keep_ratio: float = 1.0  # < 1: reconstruct only this share of hidden tokens (VideoMAE V2)
     drop_path: float = 0.1
     grad_checkpointing: bool = False

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from .masking import gather_tokens
 
-TargetNorm = Literal["none", "norm_pix", "per_channel"]
+TargetNorm = Literal["none", "input", "norm_pix", "per_channel"]
 
 
 def classification_loss(
@@ -28,9 +28,11 @@ def classification_loss(
 
 
 def reconstruction_target(patches: torch.Tensor, norm: TargetNorm) -> torch.Tensor:
-    """patches: (B, L, N, C) un-normalised pixels per token → (B, L, N·C) regression target.
+    """patches: (B, L, N, C) pixels per token → (B, L, N·C) regression target.
 
     - ``none``: raw pixels.
+    - ``input``: the pixels as given; the model passes its mean/std-normalised input for this one
+      (the official SSAT image code, whose ``norm_pix_loss`` is off by default).
     - ``norm_pix`` (image MAE): each patch normalised jointly over all its N·C values.
     - ``per_channel`` (VideoMAE): each tubelet normalised per channel over its N pixels.
     Statistics use the unbiased variance, as both reference implementations do.
@@ -43,7 +45,7 @@ def reconstruction_target(patches: torch.Tensor, norm: TargetNorm) -> torch.Tens
     if norm == "per_channel":
         mean, std = x.mean(dim=-2, keepdim=True), x.var(dim=-2, keepdim=True).sqrt()
         return ((x - mean) / (std + 1e-6)).flatten(2)
-    if norm == "none":
+    if norm in ("none", "input"):
         return x.flatten(2)
     raise ValueError(f"unknown target normalisation {norm!r}")
 

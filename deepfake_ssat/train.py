@@ -64,20 +64,23 @@ def _mixup(cfg: Config, task):
                  label_smoothing=cfg.train.label_smoothing, num_classes=task.num_classes)
 
 
-def _optimizer_and_schedule(cfg: Config, model: SSATModel, runtime: Runtime, steps_per_epoch: int):
+def optimizer_and_schedule(cfg: Config, model: SSATModel, world_size: int, steps_per_epoch: int):
+    """AdamW (layer decay, no decay on norms/biases/tokens) and a per-step schedule: linear warmup from
+    ``min_lr``, then a half cosine that reaches ``min_lr`` at the last step (as MAE's ``lr_sched``)."""
     from timm.optim import create_optimizer_v2
     from timm.scheduler import CosineLRScheduler
 
     t = cfg.train
     lr = t.lr
     if t.lr_base_batch:
-        lr = t.lr * t.batch_size * t.accum_steps * runtime.world_size / t.lr_base_batch
+        lr = t.lr * t.batch_size * t.accum_steps * world_size / t.lr_base_batch
     optimizer = create_optimizer_v2(model, opt="adamw", lr=lr, weight_decay=t.weight_decay, betas=tuple(t.betas),
                                     layer_decay=t.layer_decay)
     total = max(1, t.epochs * steps_per_epoch)
-    scheduler = CosineLRScheduler(optimizer, t_initial=total, lr_min=t.min_lr,
-                                  warmup_t=int(round(t.warmup_epochs * steps_per_epoch)), warmup_lr_init=t.min_lr,
-                                  warmup_prefix=True, t_in_epochs=False)
+    warmup = min(int(round(t.warmup_epochs * steps_per_epoch)), total - 1)
+    # warmup_prefix: the cosine starts after warmup, so it must span only the steps that remain.
+    scheduler = CosineLRScheduler(optimizer, t_initial=total - warmup, lr_min=t.min_lr, warmup_t=warmup,
+                                  warmup_lr_init=t.min_lr, warmup_prefix=True, t_in_epochs=False)
     return optimizer, scheduler, lr
 
 
@@ -118,7 +121,7 @@ def _train(cfg: Config, runtime: Runtime, resume: str | Path | None, task_check=
         cfg.eval.metric = "loss_rec"
     world_batch = cfg.train.batch_size * runtime.world_size
     steps_per_epoch = max(1, (len(task.train_set) // world_batch) // cfg.train.accum_steps)
-    optimizer, scheduler, lr = _optimizer_and_schedule(cfg, model, runtime, steps_per_epoch)
+    optimizer, scheduler, lr = optimizer_and_schedule(cfg, model, runtime.world_size, steps_per_epoch)
     scaler = torch.amp.GradScaler("cuda") if runtime.amp_dtype == torch.float16 else None
     device_ids = [runtime.local_rank] if runtime.device.type == "cuda" else None
     wrapped = DistributedDataParallel(model, device_ids=device_ids) if runtime.distributed else model
@@ -156,7 +159,11 @@ def _train(cfg: Config, runtime: Runtime, resume: str | Path | None, task_check=
         summary["test_best"] = task.evaluate(best, test_set, runtime, cfg.eval.batch_size, cfg.data.num_workers)
         if last_threshold is not None:
             task.threshold = last_threshold
-        summary["test_last"] = task.evaluate(model, test_set, runtime, cfg.eval.batch_size, cfg.data.num_workers)
+        if state.best_epoch == state.epoch:  # best.pt holds the final weights: the same numbers
+            summary["test_last"] = dict(summary["test_best"])
+        else:
+            summary["test_last"] = task.evaluate(model, test_set, runtime, cfg.eval.batch_size,
+                                                 cfg.data.num_workers)
     if runtime.is_main:
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
         log.info("done: %s", json.dumps({k: v for k, v in summary.items() if k.startswith(("best", "test"))}))

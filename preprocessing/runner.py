@@ -5,7 +5,9 @@ Every finished video appends one record (its manifest rows) to this rank's journ
 with ``retry_failed``). Work is grouped by original: a real video and its fakes go to the same
 worker, the real one first, so fakes crop the original's tracks without detecting again.
 Under torchrun (RANK/WORLD_SIZE) each rank takes every world_size-th group; rank 0 waits for
-the others' done markers and merges all journals into the manifest.
+the others' done markers and merges all journals into the manifest. Where torchrun also gives a
+rendezvous (MASTER_ADDR/MASTER_PORT), the ranks meet once at the start, after each has removed its
+marker of an earlier, interrupted run, so rank 0 can never take a stale marker for a finished rank.
 """
 
 from __future__ import annotations
@@ -362,6 +364,28 @@ def merge_manifest(out: Path, entries: list[VideoEntry]) -> Path:
     return write_manifest(out / MANIFEST_NAME, rows)
 
 
+def start_barrier(rank: int, world: int) -> bool:
+    """Meet the other ranks once over gloo when torchrun gave a rendezvous; False when there is none.
+
+    Only the start is a barrier: the end is a file poll, because ranks may finish hours apart.
+    """
+    if world == 1 or not (os.environ.get("MASTER_ADDR") and os.environ.get("MASTER_PORT")):
+        return False
+    import datetime
+
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.barrier()
+        return True
+    dist.init_process_group("gloo", rank=rank, world_size=world, timeout=datetime.timedelta(hours=1))
+    try:
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+    return True
+
+
 def run_preprocess(cfg: PreprocessConfig, rank: int | None = None, world_size: int | None = None) -> Path:
     """Preprocess the dataset of ``cfg`` into ``<cfg.out>/manifest.jsonl`` and return that path.
 
@@ -375,6 +399,9 @@ def run_preprocess(cfg: PreprocessConfig, rank: int | None = None, world_size: i
     _settings_guard(out, cfg)
     marker = state_dir(out) / f"done-rank{rank}"
     marker.unlink(missing_ok=True)
+    if world > 1 and not start_barrier(rank, world):
+        log.warning("no torchrun rendezvous (MASTER_ADDR/MASTER_PORT): remove %s/done-rank* left by an "
+                    "interrupted earlier run before starting all ranks", state_dir(out))
     t0 = time.perf_counter()
 
     groups = limit_groups(group_entries(index_dataset(cfg)), cfg.limit)

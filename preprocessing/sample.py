@@ -53,12 +53,14 @@ import math
 import re
 import shutil
 import string
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from .video import have_h264, write_video
 
 log = logging.getLogger(__name__)
 
@@ -572,41 +574,6 @@ def _crf(compression: str) -> int:
     return int(m.group(1))
 
 
-def _have_h264() -> bool:
-    try:
-        import av
-    except ImportError:
-        return False
-    return "libx264" in av.codecs_available
-
-
-def _write_video(path: Path, frames: Sequence[np.ndarray], fps: int, crf: int, h264: bool) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".part" + path.suffix)
-    h, w = frames[0].shape[:2]
-    if h264:
-        import av
-
-        with av.open(str(tmp), mode="w") as container:
-            stream = container.add_stream("libx264", rate=fps)
-            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-            # one thread: byte-identical output for a seed, and kind to shared machines
-            stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
-            for frame in frames:
-                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                    container.mux(packet)
-            for packet in stream.encode():
-                container.mux(packet)
-    else:
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-        if not writer.isOpened():
-            raise RuntimeError(f"cannot open a video writer for {path} (no libx264 in PyAV, no mp4v in OpenCV)")
-        for frame in frames:
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        writer.release()
-    tmp.replace(path)
-
-
 # ----------------------------------------------------------------------------- layouts
 
 
@@ -736,10 +703,10 @@ def write_sample_dataset(
     sources = _load_sources(source, frames) if source is not None else [_default_source()]
     _prepare_out(out, layout, overwrite)
 
+    h264 = have_h264() and size % 2 == 0  # what write_video will choose
     specs = [_RealSpec.draw(sources[i % len(sources)], (seed, 1, i)) for i in range(n_real)]
-    h264 = _have_h264()
     if not h264:
-        log.warning("PyAV has no libx264 here; writing MPEG-4 Part 2 (mp4v) with OpenCV instead")
+        log.warning("writing MPEG-4 Part 2 (mp4v) with OpenCV: PyAV has no libx264 here or the size is odd")
     log.info("writing %d sample videos (%s layout, %d frames of %dx%d) to %s", len(jobs), layout, frames,
              size, size, out)
 
@@ -769,7 +736,7 @@ def write_sample_dataset(
             ctx = _FakeCtx(tgt, dnr, dnr.mirror ^ (same and dnr.mirror == tgt.mirror), frames,
                            (seed, 2, FFPP_METHODS.index(job.method), job.target, job.donor))
             clip = _render_fake(job.method, real, lms, ctx)
-        _write_video(out / job.path, clip, fps, crf, h264)
+        write_video(out / job.path, clip, fps, crf)
         info_videos[job.path] = {
             "label": 0 if job.method is None else 1,
             "method": job.method or "real",

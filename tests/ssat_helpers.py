@@ -7,32 +7,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from preprocessing.video import write_video
+
+__all__ = ["blank_frames", "face_frames", "sample_faces", "sample_paths", "trained_checkpoint", "write_video"]
+
 _CACHE: dict[str, Path] = {}
-
-
-def write_video(path: Path, frames: np.ndarray, fps: int = 25) -> Path:
-    """(T, H, W, 3) RGB uint8 → H.264 MP4 (what browsers play) when PyAV has libx264, else MPEG-4 part 2."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    h, w = frames.shape[1:3]
-    import av
-
-    if "libx264" in av.codecs_available and h % 2 == 0 and w % 2 == 0:
-        with av.open(str(path), mode="w") as container:
-            stream = container.add_stream("libx264", rate=fps)
-            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-            stream.options = {"crf": "18", "preset": "veryfast", "threads": "1"}
-            for f in frames:
-                for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                    container.mux(packet)
-            for packet in stream.encode():
-                container.mux(packet)
-        return path
-    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-    assert vw.isOpened(), "OpenCV cannot write mp4v here"
-    for f in frames:
-        vw.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
-    vw.release()
-    return path
 
 
 def _background(w: int, h: int, seed: int) -> np.ndarray:

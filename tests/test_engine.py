@@ -138,6 +138,28 @@ def test_finetune_from_pretrain_checkpoint(idx_data, tmp_path):
     assert not any(k.startswith("decoder.") for k in ft["model"])
 
 
+def test_schedule_warms_up_then_anneals_to_min_lr_at_the_last_step():
+    from deepfake_ssat.models import create_model
+    from deepfake_ssat.train import optimizer_and_schedule
+
+    cfg = load_config(overrides=["train.epochs=10", "train.warmup_epochs=2", "train.lr=1e-3", "train.min_lr=1e-6",
+                                 "train.layer_decay=null", "train.lr_base_batch=256", "train.batch_size=64"])
+    model = create_model("test_vit", mode="scratch", num_classes=10, img_size=28, patch_size=7)
+    optimizer, scheduler, lr = optimizer_and_schedule(cfg, model, world_size=4, steps_per_epoch=5)
+    assert lr == pytest.approx(1e-3)  # 1e-3 · (64 · 4) / 256
+
+    def lr_at(step):
+        scheduler.step_update(step)
+        return optimizer.param_groups[0]["lr"]
+
+    peak, low = 1e-3, 1e-6
+    assert lr_at(0) == pytest.approx(low)
+    assert lr_at(5) == pytest.approx((low + peak) / 2)  # halfway through the 10 warmup steps
+    assert lr_at(10) == pytest.approx(peak)
+    assert lr_at(30) == pytest.approx(low + 0.5 * (peak - low))  # half of the 40 cosine steps
+    assert lr_at(50) == pytest.approx(low)  # the run's last step
+
+
 def test_cli_errors_are_one_line(idx_data, tmp_path, capsys):
     assert main(["train", "--dataset", "imagenet21k", "--set", "train.device=cpu"]) == 2
     assert "unknown dataset 'imagenet21k'" in capsys.readouterr().err

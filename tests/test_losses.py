@@ -1,3 +1,4 @@
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -48,6 +49,17 @@ def test_image_norm_pix_target_equals_direct_per_patch_computation():
     assert torch.allclose(raw[0, 4], patch)
 
 
+def test_input_target_is_the_normalised_input_and_none_the_real_pixels():
+    mean, std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
+    pixels = torch.rand(2, 3, 32, 32)
+    x = (pixels - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+    for norm, expected in (("input", x), ("none", pixels)):
+        model = create_model("test_vit", mode="ssat", target_norm=norm, mean=mean, std=std)
+        mask = model.sample_mask(2)
+        _, target, _ = model.reconstruct(x, mask)
+        assert torch.allclose(target, model.encoder.patchify(expected).flatten(2), atol=1e-5), norm
+
+
 def test_ssat_total_is_lambda_weighted_sum_of_direct_terms():
     torch.manual_seed(0)
     model = create_model("test_videomae", mode="ssat", lambda_cls=0.1, class_weights=[3.0, 1.0]).train()
@@ -63,3 +75,23 @@ def test_ssat_total_is_lambda_weighted_sum_of_direct_terms():
     assert torch.allclose(out["loss_cls"], ce, atol=1e-6)
     assert torch.allclose(out["loss_rec"], rec, atol=1e-5)
     assert torch.allclose(out["loss"], 0.1 * ce + 0.9 * rec, atol=1e-5)
+
+
+def test_gradient_share_parts_add_up_to_the_ssat_gradient():
+    from deepfake_ssat.diagnostics import encoder_parameters, gradient_share
+
+    torch.manual_seed(0)
+    model = create_model("test_vit", mode="ssat", lambda_cls=0.3, num_classes=4)
+    x, y = torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 2, 3])
+    (row,) = gradient_share(model, [(x, y)], targets=("norm_pix",), seed=7)
+    # The same batch, mask and drop-path draws through the model's own SSAT loss.
+    gen = torch.Generator().manual_seed(7)
+    mask = model.sample_mask(4, gen)
+    torch.manual_seed(7)
+    model.zero_grad()
+    model(x, y, mask=mask, generator=gen)["loss"].backward()
+    total = torch.cat([p.grad.flatten() for p in encoder_parameters(model)]).norm().item()
+    a, r, cos = row["grad_cls"], row["grad_rec"], row["cosine"]
+    assert total == pytest.approx((a * a + r * r + 2 * a * r * cos) ** 0.5, rel=1e-4)  # ‖g_cls + g_rec‖
+    assert row["rec_over_cls"] == pytest.approx(r / a)
+    assert model.target_norm == "norm_pix" and all(p.grad is not None for p in encoder_parameters(model))

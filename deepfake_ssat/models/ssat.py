@@ -117,11 +117,13 @@ class SSATModel(nn.Module):
         latent = self.encoder.forward_features(x, mask.keep)
         predict = subsample_masked(mask, self.decoder_keep_ratio, generator) if self.training else mask.masked
         pred = self.decoder(latent, mask.keep, predict)
-        target = reconstruction_target(self.encoder.patchify(self.unnormalize(x)), self.target_norm)
+        pixels = x if self.target_norm == "input" else self.unnormalize(x)
+        target = reconstruction_target(self.encoder.patchify(pixels), self.target_norm)
         return pred, target, predict
 
     def unnormalize(self, x: torch.Tensor) -> torch.Tensor:
-        """Undo the input mean/std so the reconstruction target is built from real pixels."""
+        """Undo the input mean/std so the reconstruction target is built from real pixels (all targets but
+        ``input``)."""
         shape = (1, -1) + (1,) * (x.dim() - 2)
         mean = torch.tensor(self.spec.mean, device=x.device, dtype=x.dtype).view(shape)
         std = torch.tensor(self.spec.std, device=x.device, dtype=x.dtype).view(shape)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -85,10 +86,17 @@ def test_sharded_run_equals_single_run(folder_tree, tmp_path, make_cfg):
 
 @pytest.mark.slow
 def test_torchrun_env_ranks_in_parallel_processes(folder_tree, tmp_path, make_cfg):
-    """Two real processes with RANK/WORLD_SIZE as torchrun sets them; rank 0 waits and merges."""
+    """Two real processes with the variables torchrun sets; rank 0 waits and merges. Rank 1 starts late
+    and an interrupted earlier run left its done marker: rank 0 must not take that marker as rank 1's."""
     single = read_manifest(run_preprocess(make_cfg(folder_tree, tmp_path / "one", csv="list.csv")))
     out = tmp_path / "two"
+    (out / ".state").mkdir(parents=True)
+    (out / ".state" / "done-rank1").write_text("{}")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     code = (
+        "import os, time; time.sleep(5 * int(os.environ['RANK']));"
         "from preprocessing import PreprocessConfig, run_preprocess;"
         f"c = PreprocessConfig(dataset='folder', root={str(folder_tree)!r}, out={str(out)!r}, csv='list.csv',"
         " workers=0, progress=False, threads_per_worker=1);"
@@ -100,7 +108,8 @@ def test_torchrun_env_ranks_in_parallel_processes(folder_tree, tmp_path, make_cf
         subprocess.Popen(
             [sys.executable, "-c", code],
             cwd=REPO,
-            env={**os.environ, "RANK": str(r), "WORLD_SIZE": "2", "PYTHONPATH": str(REPO)},
+            env={**os.environ, "RANK": str(r), "WORLD_SIZE": "2", "PYTHONPATH": str(REPO),
+                 "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)},
         )
         for r in (0, 1)
     ]

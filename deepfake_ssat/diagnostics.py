@@ -1,0 +1,78 @@
+"""How the SSAT loss shares the encoder between its two tasks.
+
+In L = λ·L_cls + (1 − λ)·L_rec both terms pull on the same encoder weights. Whether the auxiliary
+task helps or crowds out the classifier depends on how large and how aligned their gradients are
+there, and that depends on λ *and* on the scale of the reconstruction target (``none`` pixels in
+[0, 1], the normalised ``input``, per-patch ``norm_pix``). ``gradient_share`` measures it on real
+batches, for several targets on the same weights, batches and masks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import torch
+
+from .losses import classification_loss, reconstruction_loss
+from .models import SSATModel
+
+
+def encoder_parameters(model: SSATModel) -> list[torch.nn.Parameter]:
+    """The weights both tasks share: the encoder without its classifier-only head (and pooled-feature norm)."""
+    own = {id(p) for m in (model.encoder.head, model.encoder.fc_norm) for p in m.parameters()}
+    return [p for p in model.encoder.parameters() if p.requires_grad and id(p) not in own]
+
+
+def _flat_grad(loss: torch.Tensor, params: list[torch.nn.Parameter]) -> torch.Tensor:
+    grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+    return torch.cat([(g if g is not None else torch.zeros_like(p)).flatten()
+                      for g, p in zip(grads, params, strict=True)])
+
+
+def gradient_share(model: SSATModel, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+                   targets: Sequence[str] = ("none", "input", "norm_pix"), seed: int = 0) -> list[dict[str, float]]:
+    """Per reconstruction target: mean over batches of ‖∇ λ·L_cls‖, ‖∇ (1 − λ)·L_rec‖, their ratio and
+    cosine on the shared encoder weights, and the mean L_cls and L_rec. The model is left in train mode
+    with its original target."""
+    if model.decoder is None:
+        raise ValueError("gradient_share needs a model with a decoder (mode 'ssat' or 'pretrain')")
+    lam = model.lambda_cls
+    params = encoder_parameters(model)
+    original = model.target_norm
+    sums = {t: torch.zeros(6, dtype=torch.float64) for t in targets}
+    n = 0
+    model.train()
+    try:
+        for b, (x, y) in enumerate(batches):
+            n += 1
+            # Same masks and drop-path draws for every target: only the target differs.
+            gen = torch.Generator(device=x.device).manual_seed(seed + b)
+            mask = model.sample_mask(x.shape[0], gen)
+            for target in targets:
+                torch.manual_seed(seed + b)
+                model.target_norm = target
+                logits = model.encoder(x)
+                l_cls = classification_loss(logits, y, model.class_weights, model.label_smoothing)
+                pred, tgt, ids = model.reconstruct(x, mask, gen)
+                l_rec = reconstruction_loss(pred, tgt, ids)
+                g_cls = _flat_grad(lam * l_cls, params)
+                g_rec = _flat_grad((1.0 - lam) * l_rec, params)
+                a, r = g_cls.norm().item(), g_rec.norm().item()
+                cos = torch.nn.functional.cosine_similarity(g_cls, g_rec, dim=0).item()
+                sums[target] += torch.tensor([a, r, r / max(a, 1e-12), cos, l_cls.item(), l_rec.item()],
+                                             dtype=torch.float64)
+    finally:
+        model.target_norm = original
+    if n == 0:
+        raise ValueError("no batches")
+    keys = ("grad_cls", "grad_rec", "rec_over_cls", "cosine", "loss_cls", "loss_rec")
+    return [{"target": t, **{k: v / n for k, v in zip(keys, sums[t].tolist(), strict=True)}} for t in targets]
+
+
+def markdown_table(rows: list[dict[str, float]], lam: float) -> str:
+    lines = [f"| target | ‖∇ {lam:g}·L_cls‖ | ‖∇ {1 - lam:g}·L_rec‖ | rec / cls | cosine | L_cls | L_rec |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        lines.append(f"| `{r['target']}` | {r['grad_cls']:.4f} | {r['grad_rec']:.4f} | {r['rec_over_cls']:.2f} | "
+                     f"{r['cosine']:+.3f} | {r['loss_cls']:.3f} | {r['loss_rec']:.3f} |")
+    return "\n".join(lines)
