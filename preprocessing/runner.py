@@ -13,6 +13,7 @@ marker of an earlier, interrupted run, so rank 0 can never take a stale marker f
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import json
 import logging
@@ -217,16 +218,14 @@ class _Pool:
                         self._fail_current(w, "timeout", on_record, queue)
         finally:
             for w in self.workers:
-                try:
+                with contextlib.suppress(OSError):  # a worker already gone; join/kill below still apply
                     w.conn.send(None)
-                except OSError:  # the worker is already gone; join/kill below still apply
-                    pass
                 w.proc.join(2)
                 if w.proc.is_alive():
                     w.proc.kill()
 
     def _drain(self, w: _Worker, on_record: Callable[[dict], None], queue: collections.deque) -> None:
-        try:
+        with contextlib.suppress(EOFError, OSError):  # a dead worker's pipe: handled just below
             while w.job and w.conn.poll():
                 kind, payload = w.conn.recv()
                 if kind == "start":
@@ -236,8 +235,6 @@ class _Pool:
                     on_record(payload)
                     w.job = [e for e in w.job if e.video_id != payload["video_id"]]
                     w.current = None
-        except (EOFError, OSError):  # a dead worker's pipe: handled just below
-            pass
         if w.job and not w.proc.is_alive():
             code = w.proc.exitcode
             log.warning("worker died (exit code %s) on %s", code, (w.current or w.job[0]).video_id)
