@@ -20,10 +20,9 @@ from torch.utils.data import DataLoader
 from deepfake_ssat.checkpoint import model_from_checkpoint, read_checkpoint
 from deepfake_ssat.config import load_config
 from deepfake_ssat.diagnostics import gradient_share, markdown_table
-from deepfake_ssat.models import get_spec
 from deepfake_ssat.runtime import seed_everything
 from deepfake_ssat.tasks import build_task
-from deepfake_ssat.train import arch_overrides, build_model
+from deepfake_ssat.train import arch_spec, build_model
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         if cfg.model.mode not in ("ssat", "pretrain"):
             cfg.model.mode = "ssat"
         seed_everything(cfg.train.seed)
-        spec = get_spec(cfg.model.name, **{k: v for k, v in arch_overrides(cfg).items() if v is not None})
+        spec = arch_spec(cfg)
         model = None
     task = build_task(cfg, spec)
     if model is None:

@@ -45,19 +45,23 @@ def gradient_share(model: SSATModel, batches: Iterable[tuple[torch.Tensor, torch
     try:
         for b, (x, y) in enumerate(batches):
             n += 1
-            # Same masks and drop-path draws for every target: only the target differs.
             gen = torch.Generator(device=x.device).manual_seed(seed + b)
             mask = model.sample_mask(x.shape[0], gen)
+            torch.manual_seed(seed + b)
+            # The classifier's term does not depend on the target: one pass per batch.
+            l_cls = classification_loss(model.encoder(x), y, model.class_weights, model.label_smoothing)
+            g_cls = _flat_grad(lam * l_cls, params)
+            a = g_cls.norm().item()
+            gen_state = gen.get_state()
             for target in targets:
-                torch.manual_seed(seed + b)
-                model.target_norm = target
-                logits = model.encoder(x)
-                l_cls = classification_loss(logits, y, model.class_weights, model.label_smoothing)
-                pred, tgt, ids = model.reconstruct(x, mask, gen)
-                l_rec = reconstruction_loss(pred, tgt, ids)
-                g_cls = _flat_grad(lam * l_cls, params)
+                # Each target's pass starts from the same RNG state (drop path, decoder subsampling).
+                with torch.random.fork_rng(devices=[x.device] if x.is_cuda else []):
+                    gen.set_state(gen_state)
+                    model.target_norm = target
+                    pred, tgt, ids = model.reconstruct(x, mask, gen)
+                    l_rec = reconstruction_loss(pred, tgt, ids)
                 g_rec = _flat_grad((1.0 - lam) * l_rec, params)
-                a, r = g_cls.norm().item(), g_rec.norm().item()
+                r = g_rec.norm().item()
                 cos = torch.nn.functional.cosine_similarity(g_cls, g_rec, dim=0).item()
                 sums[target] += torch.tensor([a, r, r / max(a, 1e-12), cos, l_cls.item(), l_rec.item()],
                                              dtype=torch.float64)

@@ -40,6 +40,11 @@ def arch_overrides(cfg: Config) -> dict[str, Any]:
                                        "decoder_dim", "decoder_heads")}
 
 
+def arch_spec(cfg: Config):
+    """The registry's ArchSpec of ``cfg.model.name`` with the config's size overrides applied."""
+    return get_spec(cfg.model.name, **{k: v for k, v in arch_overrides(cfg).items() if v is not None})
+
+
 def build_model(cfg: Config, task, mixup_on: bool) -> tuple[SSATModel, dict[str, Any]]:
     kwargs = model_kwargs(cfg, task.num_classes)
     if cfg.train.real_weight is not None:
@@ -109,7 +114,7 @@ def _train(cfg: Config, runtime: Runtime, resume: str | Path | None, task_check=
         if saved.data != cfg.data:
             log.warning("resuming with a different data section than the checkpoint's")
     seed_everything(cfg.train.seed)  # model initialisation depends only on the seed
-    spec = get_spec(cfg.model.name, **{k: v for k, v in arch_overrides(cfg).items() if v is not None})
+    spec = arch_spec(cfg)
     task = build_task(cfg, spec)
     if task_check is not None:
         task_check(task)
