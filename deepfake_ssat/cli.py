@@ -148,12 +148,7 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
-    if args.protocol == "limited-data":
-        from .limited_data import run_from_args
-    else:
-        from .benchmark import run_from_args
-
-    sys.stdout.write(run_from_args(args) + "\n")
+    sys.stdout.write(args.run_benchmark(args) + "\n")  # each protocol's run_from_args returns its table
     return 0
 
 
@@ -270,18 +265,16 @@ def build_parser() -> argparse.ArgumentParser:
                              description="Fine-tune on three FF++ methods + reals, test on the fourth, for every "
                                          "method and configuration; evaluate DFDC checkpoints zero-shot. "
                                          "Reruns resume.")
-    from .benchmark import add_arguments as add_benchmark_arguments
+    from . import benchmark, limited_data
 
-    add_benchmark_arguments(q)
-    q.set_defaults(func=cmd_benchmark)
+    benchmark.add_arguments(q)
+    q.set_defaults(func=cmd_benchmark, run_benchmark=benchmark.run_from_args)
     q = protocols.add_parser("limited-data", help="image classification on a small labelled subset: scratch vs "
                                                   "SSAT vs pre-training → fine-tuning",
                              description="Train every row (the same configuration, only model.mode changed) for "
                                          "each seed and print the test accuracy table. Reruns resume.")
-    from .limited_data import add_arguments as add_limited_data_arguments
-
-    add_limited_data_arguments(q)
-    q.set_defaults(func=cmd_benchmark)
+    limited_data.add_arguments(q)
+    q.set_defaults(func=cmd_benchmark, run_benchmark=limited_data.run_from_args)
 
     p = sub.add_parser("eval", help="evaluate a checkpoint on a split of its dataset")
     p.add_argument("--checkpoint", required=True)

@@ -60,7 +60,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .video import have_h264, write_video
+from .video import video_codec, write_video
 
 log = logging.getLogger(__name__)
 
@@ -703,9 +703,9 @@ def write_sample_dataset(
     sources = _load_sources(source, frames) if source is not None else [_default_source()]
     _prepare_out(out, layout, overwrite)
 
-    h264 = have_h264() and size % 2 == 0  # what write_video will choose
+    codec = video_codec(size, size)
     specs = [_RealSpec.draw(sources[i % len(sources)], (seed, 1, i)) for i in range(n_real)]
-    if not h264:
+    if codec != "h264":
         log.warning("writing MPEG-4 Part 2 (mp4v) with OpenCV: PyAV has no libx264 here or the size is odd")
     log.info("writing %d sample videos (%s layout, %d frames of %dx%d) to %s", len(jobs), layout, frames,
              size, size, out)
@@ -766,7 +766,7 @@ def write_sample_dataset(
         "size": size,
         "fps": fps,
         "compression": compression,
-        "codec": "h264" if h264 else "mp4v",
+        "codec": codec,
         "videos": info_videos,
         "faces": faces,
     }

@@ -152,20 +152,24 @@ def have_h264() -> bool:
     return "libx264" in av.codecs_available
 
 
-def write_video(path: str | Path, frames: Sequence[np.ndarray], fps: int = 25, crf: int = 18,
-                codec: str = "auto") -> Path:
-    """RGB uint8 frames → an MP4 written atomically. ``codec="auto"``: H.264 (what browsers play)
-    through PyAV when it has libx264 and the size is even, else MPEG-4 part 2 (``"mp4v"``) through
-    OpenCV."""
-    import cv2
-
+def video_codec(width: int, height: int, codec: str = "auto") -> str:
+    """What ``write_video`` writes: ``"auto"`` → ``"h264"`` (what browsers play) when PyAV has libx264
+    and both sides are even, else ``"mp4v"`` (MPEG-4 part 2 through OpenCV)."""
     if codec not in ("auto", "mp4v"):
         raise ValueError(f"codec must be 'auto' or 'mp4v', got {codec!r}")
+    return "h264" if codec == "auto" and have_h264() and width % 2 == 0 and height % 2 == 0 else "mp4v"
+
+
+def write_video(path: str | Path, frames: Sequence[np.ndarray], fps: int = 25, crf: int = 18,
+                codec: str = "auto") -> Path:
+    """RGB uint8 frames → an MP4 written atomically, in the codec ``video_codec`` picks."""
+    import cv2
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".part" + path.suffix)
     h, w = frames[0].shape[:2]
-    if codec == "auto" and have_h264() and h % 2 == 0 and w % 2 == 0:
+    if video_codec(w, h, codec) == "h264":
         import av
 
         with av.open(str(tmp), mode="w") as container:
