@@ -17,7 +17,7 @@ from typing import Any
 
 import gradio as gr
 
-from deepfake_ssat.inference import Prediction, PredictOptions, Predictor, check_video_file
+from deepfake_ssat.inference import Prediction, PredictOptions, Predictor
 
 from . import views
 
@@ -57,7 +57,7 @@ class DemoApp:
 
     def check_limits(self, path: Path) -> str | None:
         """A message when the file is over a limit or not a readable video; None when fine."""
-        from preprocessing.video import VideoDecodeError, VideoReader
+        from preprocessing.video import VideoDecodeError, VideoReader, check_video_file
 
         mb = path.stat().st_size / 2**20
         if mb > self.settings.max_mb:

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 
 from deepfake_ssat.checkpoint import model_from_checkpoint, read_checkpoint
 from deepfake_ssat.config import load_config
-from deepfake_ssat.diagnostics import gradient_share, markdown_table
+from deepfake_ssat.diagnostics import gradient_share, share_table
 from deepfake_ssat.runtime import seed_everything
 from deepfake_ssat.tasks import build_task
 from deepfake_ssat.train import arch_spec, build_model
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = gradient_share(model, batches, args.targets, seed=cfg.train.seed)
     where = args.checkpoint or "initialisation"
     sys.stdout.write(f"{cfg.model.name} ({where}), λ = {model.lambda_cls:g}, mask {model.mask_ratio:g}, "
-                     f"{len(batches)} batches of {cfg.train.batch_size}\n\n{markdown_table(rows, model.lambda_cls)}\n")
+                     f"{len(batches)} batches of {cfg.train.batch_size}\n\n{share_table(rows, model.lambda_cls)}\n")
     return 0
 
 

@@ -8,11 +8,12 @@ optimiser / scheduler / scaler / RNG / progress state that ``--resume`` restores
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from preprocessing.files import atomic_path
 
 from .models import ArchSpec, SSATModel
 from .models.convert import WeightLoadError
@@ -25,10 +26,8 @@ FORMAT_VERSION = 1
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     """Write ``payload`` to ``path`` via a temporary file + rename, so a crash never leaves half a file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save({"format_version": FORMAT_VERSION, **payload}, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save({"format_version": FORMAT_VERSION, **payload}, tmp)
     return path
 
 

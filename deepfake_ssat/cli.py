@@ -159,9 +159,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from preprocessing import VideoDecodeError
+    from preprocessing.video import VideoDecodeError, find_videos
 
-    from .inference import Prediction, PredictOptions, Predictor, find_videos, format_table
+    from .inference import Prediction, PredictOptions, Predictor, format_table
 
     videos = find_videos(args.videos)
     if not videos:
@@ -200,11 +200,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    cells = [list(map(str, header))] + [list(map(str, r)) for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    sys.stdout.write("\n".join(lines) + "\n")
+    from .tables import text_table
+
+    sys.stdout.write(text_table(header, rows) + "\n")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,20 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("benchmark", help="the paper's tables: FF++ cross-manipulation, image limited-data")
     protocols = p.add_subparsers(dest="protocol", required=True, metavar="PROTOCOL")
-    q = protocols.add_parser("cross-manipulation", help="FF++ leave-one-method-out + zero-shot table",
-                             description="Fine-tune on three FF++ methods + reals, test on the fourth, for every "
-                                         "method and configuration; evaluate DFDC checkpoints zero-shot. "
-                                         "Reruns resume.")
-    from . import benchmark, limited_data
+    from .protocols import PROTOCOLS, get_protocol
 
-    benchmark.add_arguments(q)
-    q.set_defaults(func=cmd_benchmark, run_benchmark=benchmark.run_from_args)
-    q = protocols.add_parser("limited-data", help="image classification on a small labelled subset: scratch vs "
-                                                  "SSAT vs pre-training → fine-tuning",
-                             description="Train every row (the same configuration, only model.mode changed) for "
-                                         "each seed and print the test accuracy table. Reruns resume.")
-    limited_data.add_arguments(q)
-    q.set_defaults(func=cmd_benchmark, run_benchmark=limited_data.run_from_args)
+    for name in PROTOCOLS:
+        module = get_protocol(name)
+        q = protocols.add_parser(name, help=module.HELP, description=module.DESCRIPTION)
+        module.add_arguments(q)
+        q.set_defaults(func=cmd_benchmark, run_benchmark=module.run_from_args)
 
     p = sub.add_parser("eval", help="evaluate a checkpoint on a split of its dataset")
     p.add_argument("--checkpoint", required=True)

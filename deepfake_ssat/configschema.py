@@ -210,9 +210,7 @@ def build(cls: type[T], *layers: Mapping[str, Any], overrides: Iterable[str] = (
 
 
 def save_yaml(obj: Any, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(yaml.safe_dump(to_dict(obj), sort_keys=False))
-    tmp.replace(path)
+    from preprocessing.files import write_text_atomic
+
+    write_text_atomic(path, yaml.safe_dump(to_dict(obj), sort_keys=False))
 

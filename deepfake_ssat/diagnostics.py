@@ -15,6 +15,7 @@ import torch
 
 from .losses import classification_loss, reconstruction_loss
 from .models import SSATModel
+from .tables import markdown_table
 
 
 def encoder_parameters(model: SSATModel) -> list[torch.nn.Parameter]:
@@ -73,10 +74,9 @@ def gradient_share(model: SSATModel, batches: Iterable[tuple[torch.Tensor, torch
     return [{"target": t, **{k: v / n for k, v in zip(keys, sums[t].tolist(), strict=True)}} for t in targets]
 
 
-def markdown_table(rows: list[dict[str, float]], lam: float) -> str:
-    lines = [f"| target | ‖∇ {lam:g}·L_cls‖ | ‖∇ {1 - lam:g}·L_rec‖ | rec / cls | cosine | L_cls | L_rec |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
-    for r in rows:
-        lines.append(f"| `{r['target']}` | {r['grad_cls']:.4f} | {r['grad_rec']:.4f} | {r['rec_over_cls']:.2f} | "
-                     f"{r['cosine']:+.3f} | {r['loss_cls']:.3f} | {r['loss_rec']:.3f} |")
-    return "\n".join(lines)
+def share_table(rows: list[dict[str, float]], lam: float) -> str:
+    """The ``gradient_share`` rows as a Markdown table."""
+    header = ("target", f"‖∇ {lam:g}·L_cls‖", f"‖∇ {1 - lam:g}·L_rec‖", "rec / cls", "cosine", "L_cls", "L_rec")
+    return markdown_table(header, [(f"`{r['target']}`", f"{r['grad_cls']:.4f}", f"{r['grad_rec']:.4f}",
+                                    f"{r['rec_over_cls']:.2f}", f"{r['cosine']:+.3f}", f"{r['loss_cls']:.3f}",
+                                    f"{r['loss_rec']:.3f}") for r in rows])

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .metrics import binary_metrics
+from .tables import markdown_table
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +55,9 @@ def write_report(out_dir: Path, report: dict[str, Any], videos: dict[str, dict],
 
 def format_table(report: dict[str, Any]) -> str:
     """Markdown table: one row overall, one per method."""
-    head = "| subset | " + " | ".join(METRIC_COLUMNS) + " |"
-    lines = [head, "|" + "---|" * (len(METRIC_COLUMNS) + 1)]
-    rows = [("all", report["overall"])] + list(report["per_method"].items())
-    for name, m in rows:
-        cells = [f"{int(m[c])}" if c == "n" else f"{m[c]:.4f}" for c in METRIC_COLUMNS]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    subsets = [("all", report["overall"])] + list(report["per_method"].items())
+    rows = [(name, *(f"{int(m[c])}" if c == "n" else f"{m[c]:.4f}" for c in METRIC_COLUMNS)) for name, m in subsets]
+    lines = [markdown_table(("subset", *METRIC_COLUMNS), rows)]
     if report["unscored"]:
         lines.append(f"\n{len(report['unscored'])} video(s) without a usable face track (not scored): "
                      + ", ".join(f"{u['video_id']} ({u['status']})" for u in report["unscored"][:10]))

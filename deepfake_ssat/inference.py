@@ -46,8 +46,6 @@ log = logging.getLogger(__name__)
 Progress = Callable[[float, str], Any]
 Verdict = Literal["real", "fake", "inconclusive"]
 
-VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts")
-
 # Share of the progress bar spent on faces (decode + detect + crop); the rest is the model.
 _FACE_SHARE = 0.75
 
@@ -168,45 +166,6 @@ def _pick_evenly(n: int, k: int) -> np.ndarray:
     return np.unique(np.rint(np.linspace(0, n - 1, k)).astype(np.int64))
 
 
-def check_video_file(path: str | Path) -> None:
-    """Refuse files that FFmpeg would happily "decode" but that are no video: text (rendered as ANSI
-    art by its ``tty`` demuxer) and still images. Raises ``preprocessing.VideoDecodeError``."""
-    import av
-
-    from preprocessing import VideoDecodeError
-
-    path = Path(path)
-    if not path.is_file():
-        raise VideoDecodeError(f"file not found: {path}")
-    try:
-        with av.open(str(path)) as container:
-            fmt = container.format.name
-            streams = list(container.streams.video)
-            codec = streams[0].codec_context.name if streams else None
-    except Exception as e:  # PyAV raises its own error types per FFmpeg error code
-        why = getattr(e, "strerror", None) or str(e)  # strerror: FFmpeg's words without the file path
-        raise VideoDecodeError(f"not a video file ({why})") from None
-    if not streams:
-        raise VideoDecodeError("the file has no video stream")
-    if fmt == "tty" or codec in ("ansi", "bintext", "xbin", "idf"):
-        raise VideoDecodeError("this is a text file, not a video")
-    if fmt == "image2" or fmt.endswith("_pipe"):
-        raise VideoDecodeError("this is a still image, not a video")
-
-
-def find_videos(paths: list[str | Path]) -> list[Path]:
-    """Files as given plus the video files (by extension) anywhere under the folders given, sorted."""
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_EXTS))
-        elif p.exists():
-            out.append(p)
-        else:
-            raise FileNotFoundError(f"no such file or folder: {p}")
-    return out
-
-
 class Predictor:
     """Scores videos with one checkpoint. Build with ``Predictor.from_checkpoint(path)``."""
 
@@ -299,6 +258,7 @@ class Predictor:
     def predict(self, video_path: str | Path, progress: Progress | None = None) -> Prediction:
         """Score one video. Raises ``preprocessing.VideoDecodeError`` when it cannot be decoded."""
         from preprocessing import extract_tracks
+        from preprocessing.video import check_video_file
 
         t0 = time.perf_counter()
         opts = self.options

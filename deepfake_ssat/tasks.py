@@ -3,7 +3,6 @@ validates a model; the engine stays the same for images and video."""
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -113,6 +112,8 @@ class VideoTask:
     kind = "video"
 
     def __init__(self, cfg: Config, spec_num_frames: int, img_size: int, mean, std):
+        from preprocessing.manifest import read_settings
+
         from .data.augment import build_clip_augment
         from .data.video import ClipDataset, SegmentDataset, select_tracks, unusable_videos
 
@@ -148,7 +149,8 @@ class VideoTask:
         if d.balanced_sampler and n_real and n_fake:
             self.sample_weights = torch.tensor(np.where(labels == 0, 0.5 / n_real, 0.5 / n_fake))
         self.threshold = 0.5
-        self.faces = _preprocess_settings(self.root)
+        settings = read_settings(self.root) or {}
+        self.faces = settings.get("faces")  # how preprocessing cropped them, so inference crops alike
         log.info("video data %s: %d train tracks (%d real / %d fake), %d val tracks, %d val segments", path,
                  len(train_rows), n_real, n_fake, len(val_rows), len(self.val_set))
 
@@ -224,14 +226,6 @@ class VideoTask:
             # The decision threshold is chosen on validation only and travels with the checkpoint.
             self.threshold = threshold_for_best_accuracy(np.asarray(y), np.asarray(s))
         return binary_metrics(y, s, self.threshold)
-
-
-def _preprocess_settings(root: Path) -> dict | None:
-    """The face-crop settings preprocessing used (so inference crops faces the same way)."""
-    path = root / ".state" / "settings.json"
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text()).get("faces")
 
 
 def is_image_dataset(name: str) -> bool:

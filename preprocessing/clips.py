@@ -9,13 +9,14 @@ track one file (no inode per frame) whose members are read by offset, and any zi
 
 from __future__ import annotations
 
-import os
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from .files import atomic_path
 
 _SUBSAMPLING = {
     "444": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
@@ -50,12 +51,9 @@ def decode_jpeg(data: bytes) -> np.ndarray:
 def write_clip(path: str | Path, frames: np.ndarray, quality: int = 95, subsampling: str = "444") -> int:
     """Write (T, H, W, 3) uint8 RGB frames as a clip; atomic (temp file, then rename). Returns bytes."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
         for i, frame in enumerate(frames):
             zf.writestr(_member(i), encode_jpeg(frame, quality, subsampling))
-    tmp.replace(path)
     return path.stat().st_size
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .datasets import FFPP_METHODS
+
 
 def _validate_section(name: str, section: DetectorConfig | TrackerConfig | FaceCropConfig | ClipConfig) -> None:
     """Validate a nested section, naming it in the error ("faces.margin: ...")."""
@@ -160,7 +162,7 @@ class PreprocessConfig:
     # FF++: compression level to read, the methods, and the folder holding train/val/test.json
     # (None = <root>/splits).
     compression: Literal["c23", "c40", "raw"] = "c23"
-    methods: list[str] = field(default_factory=lambda: ["Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures"])
+    methods: list[str] = field(default_factory=lambda: list(FFPP_METHODS))
     split_dir: str | None = None
     # folder: optional CSV of path,label[,split] (paths relative to root); None = real/ and fake/.
     csv: str | None = None

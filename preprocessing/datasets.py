@@ -10,12 +10,17 @@ import json
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .config import PreprocessConfig
+from .video import VIDEO_EXTENSIONS
+
+if TYPE_CHECKING:
+    from .config import PreprocessConfig
 
 log = logging.getLogger(__name__)
 
-VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
+# The four manipulation methods of FaceForensics++ (folder names under manipulated_sequences/).
+FFPP_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
 FFPP_SPLITS_URL = "https://github.com/ondyari/FaceForensics/tree/master/dataset/splits"
 _MAX_LISTED = 8  # problems shown in one error message
 
@@ -222,7 +227,7 @@ def index_ffpp(
 
     A fake TTT_SSS shows target video TTT with the face of SSS, so its original is real TTT.
     """
-    methods = list(methods or ["Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures"])
+    methods = list(methods or FFPP_METHODS)
     if split_dir is None:
         split_dir = root / "splits" if (root / "splits").is_dir() else root
     splits = _read_ffpp_splits(split_dir)

@@ -9,10 +9,11 @@ partly written file is still readable up to the break, which the resume journals
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from .files import write_json_atomic, write_text_atomic
 
 # column -> (types accepted, nullable)
 COLUMNS: dict[str, tuple[tuple[type, ...], bool]] = {
@@ -34,6 +35,9 @@ COLUMNS: dict[str, tuple[tuple[type, ...], bool]] = {
 }
 
 MANIFEST_NAME = "manifest.jsonl"
+# Beside the manifest: the face-crop and clip settings that made its clips (a dict of
+# PreprocessConfig's ``faces`` and ``clip`` sections), so training and inference crop alike.
+_SETTINGS = Path(".state") / "settings.json"
 
 
 def check_row(row: dict[str, Any], where: str = "") -> dict[str, Any]:
@@ -68,13 +72,8 @@ def write_manifest(path: str | Path, rows: Iterable[dict[str, Any]]) -> Path:
     """Write rows (checked, sorted by video_id then track) atomically; returns the path."""
     path = Path(path)
     rows = sorted((check_row(r) for r in rows), key=sort_key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps({c: r[c] for c in COLUMNS}, ensure_ascii=False, separators=(",", ":")) + "\n")
-    tmp.replace(path)
-    return path
+    lines = (json.dumps({c: r[c] for c in COLUMNS}, ensure_ascii=False, separators=(",", ":")) + "\n" for r in rows)
+    return write_text_atomic(path, "".join(lines))
 
 
 def read_manifest(path: str | Path) -> list[dict[str, Any]]:
@@ -93,3 +92,14 @@ def read_manifest(path: str | Path) -> list[dict[str, Any]]:
                 raise ValueError(f"{path}:{n}: expected a JSON object")
             rows.append(check_row(row, f"{path}:{n}: "))
     return rows
+
+
+def read_settings(root: str | Path) -> dict[str, Any] | None:
+    """The settings preprocessing recorded in output folder ``root`` (None for folders made without them):
+    ``{"faces": FaceCropConfig fields, "clip": ClipConfig fields, "reuse_original_tracks": bool}``."""
+    path = Path(root) / _SETTINGS
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def write_settings(root: str | Path, settings: dict[str, Any]) -> Path:
+    return write_json_atomic(Path(root) / _SETTINGS, settings, indent=1)

@@ -13,27 +13,21 @@ marker of an earlier, interrupted run, so rank 0 can never take a stale marker f
 from __future__ import annotations
 
 import collections
-import contextlib
 import dataclasses
 import json
 import logging
-import multiprocessing as mp
 import os
-import shutil
 import time
-from collections.abc import Callable
-from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from .clips import write_clip
 from .config import PreprocessConfig
 from .datasets import VideoEntry, index_dataset
-from .faces import FaceTrack, extract_tracks
-from .manifest import MANIFEST_NAME, read_manifest, write_manifest
-from .video import VideoDecodeError
+from .manifest import MANIFEST_NAME, read_manifest, read_settings, write_manifest, write_settings
+from .pool import Pool, set_threads
+from .process import process_video
 
 log = logging.getLogger(__name__)
 
@@ -43,213 +37,6 @@ _POLL_S = 0.5
 
 class OutputMismatchError(ValueError):
     """The output folder was made with other face/clip settings; mixing them would corrupt the dataset."""
-
-
-# --------------------------------------------------------------------------- one video
-
-
-def _safe(video_id: str) -> str:
-    """video_id as a relative path that cannot climb out of the output folder."""
-    return "/".join("__" if part in ("", ".", "..") else part for part in video_id.split("/"))
-
-
-def _base_row(e: VideoEntry) -> dict[str, Any]:
-    return {
-        "video_id": e.video_id,
-        "dataset": e.dataset,
-        "method": e.method,
-        "label": e.label,
-        "split": e.split,
-        "original": e.original,
-        "source": e.source,
-    }
-
-
-def reason_row(e: VideoEntry, status: str, fps: float | None = None) -> dict[str, Any]:
-    return {
-        **_base_row(e),
-        "track": None,
-        "clip": None,
-        "num_frames": 0,
-        "fps": fps,
-        "frame_indices": [],
-        "det_score": None,
-        "face_size": None,
-        "status": status,
-    }
-
-
-def _load_reuse(out: Path, e: VideoEntry) -> list[FaceTrack] | None:
-    if e.original == e.video_id:
-        return None
-    path = out / "tracks" / f"{_safe(e.original)}.json"
-    if not path.is_file():
-        return None
-    tracks = json.loads(path.read_text())["tracks"]
-    return [FaceTrack.from_geometry(t) for t in tracks] or None
-
-
-def process_video(e: VideoEntry, cfg: PreprocessConfig, out: Path) -> dict[str, Any]:
-    """Run one video to its journal record; every failure becomes a reason row, never an exception."""
-    start = time.perf_counter()
-    if not e.path.is_file():
-        return {"video_id": e.video_id, "rows": [reason_row(e, "missing_file")]}
-    clip_dir = out / "clips" / _safe(e.video_id)
-    if clip_dir.exists():  # a retried video must not keep clips of an earlier attempt
-        shutil.rmtree(clip_dir)
-    reuse = _load_reuse(out, e) if cfg.reuse_original_tracks else None
-    try:
-        vf = extract_tracks(e.path, cfg.faces, reuse=reuse)
-    except VideoDecodeError as err:
-        return {"video_id": e.video_id, "rows": [reason_row(e, f"decode_error: {err}")]}
-    except Exception as err:  # a bug or a library failure on one file must not stop the dataset
-        log.debug("%s failed", e.video_id, exc_info=True)
-        return {"video_id": e.video_id, "rows": [reason_row(e, f"error: {type(err).__name__}: {err}"[:300])]}
-    if reuse is None:
-        geometry = {"video_id": e.video_id, "tracks": [t.geometry() for t in vf.tracks]}
-        track_path = out / "tracks" / f"{_safe(e.video_id)}.json"
-        track_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = track_path.with_name(f".{track_path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(geometry))
-        tmp.replace(track_path)
-    if not vf.tracks:
-        return {"video_id": e.video_id, "rows": [reason_row(e, "no_face", vf.fps)]}
-    rows = []
-    for k, tr in enumerate(vf.tracks):
-        rel = f"clips/{_safe(e.video_id)}/track{k}.zip"
-        write_clip(out / rel, tr.crops, cfg.clip.quality, cfg.clip.subsampling)
-        rows.append(
-            {
-                **_base_row(e),
-                "track": k,
-                "clip": rel,
-                "num_frames": len(tr.frame_indices),
-                "fps": round(vf.fps, 4),
-                "frame_indices": [int(i) for i in tr.frame_indices],
-                "det_score": round(tr.det_score, 4),
-                "face_size": round(tr.face_size, 1),
-                "status": "ok",
-            }
-        )
-    return {
-        "video_id": e.video_id,
-        "rows": rows,
-        "reused": reuse is not None,
-        "seconds": round(time.perf_counter() - start, 3),
-        "timings": {k: round(v, 3) for k, v in vf.timings.items()},
-    }
-
-
-# --------------------------------------------------------------------------- worker processes
-
-
-def _set_threads(threads: int) -> None:
-    if threads > 0:
-        import torch
-
-        torch.set_num_threads(threads)
-        os.environ["OMP_NUM_THREADS"] = str(threads)
-
-
-def _worker_main(conn, cfg: PreprocessConfig, out: Path, threads: int) -> None:
-    """Child process: receives groups of entries, reports ("start", id) and ("done", record) per video."""
-    _set_threads(threads)
-    while True:
-        job = conn.recv()
-        if job is None:
-            return
-        for e in job:
-            conn.send(("start", e.video_id))
-            conn.send(("done", process_video(e, cfg, out)))
-
-
-@dataclasses.dataclass
-class _Worker:
-    proc: Any
-    conn: Any
-    job: list[VideoEntry] = dataclasses.field(default_factory=list)  # videos sent and not done; [] = free
-    current: VideoEntry | None = None
-    since: float = 0.0
-
-
-class _Pool:
-    """Worker processes that can be killed one by one (a hung decoder), unlike a ProcessPoolExecutor."""
-
-    def __init__(self, n: int, cfg: PreprocessConfig, out: Path, threads: int) -> None:
-        self.ctx = mp.get_context("spawn")  # torch + fork is unsafe once threads exist
-        self.args = (cfg, out, threads)
-        self.workers = [self._start() for _ in range(n)]
-
-    def _start(self) -> _Worker:
-        parent, child = self.ctx.Pipe()
-        proc = self.ctx.Process(target=_worker_main, args=(child, *self.args), daemon=True)
-        proc.start()
-        child.close()
-        return _Worker(proc, parent)
-
-    def _restart(self, w: _Worker) -> None:
-        if w.proc.is_alive():
-            w.proc.kill()
-        w.proc.join(5)
-        w.conn.close()
-        fresh = self._start()
-        w.proc, w.conn, w.job, w.current = fresh.proc, fresh.conn, [], None
-
-    def run(self, groups: list[list[VideoEntry]], timeout: float, on_record: Callable[[dict], None]) -> None:
-        queue = collections.deque(groups)
-        try:
-            while True:
-                for w in self.workers:
-                    if not w.job and queue:
-                        w.job = list(queue.popleft())
-                        w.since = time.monotonic()
-                        w.conn.send(w.job)
-                busy = [w for w in self.workers if w.job]
-                if not busy:
-                    return
-                wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout=_POLL_S)
-                for w in busy:
-                    self._drain(w, on_record, queue)
-                now = time.monotonic()
-                for w in busy:
-                    if w.job and now - w.since > timeout:
-                        victim = (w.current or w.job[0]).video_id
-                        log.warning("%s: no result after %.0f s, worker killed", victim, timeout)
-                        self._fail_current(w, "timeout", on_record, queue)
-        finally:
-            for w in self.workers:
-                with contextlib.suppress(OSError):  # a worker already gone; join/kill below still apply
-                    w.conn.send(None)
-                w.proc.join(2)
-                if w.proc.is_alive():
-                    w.proc.kill()
-
-    def _drain(self, w: _Worker, on_record: Callable[[dict], None], queue: collections.deque) -> None:
-        with contextlib.suppress(EOFError, OSError):  # a dead worker's pipe: handled just below
-            while w.job and w.conn.poll():
-                kind, payload = w.conn.recv()
-                if kind == "start":
-                    w.current = next(e for e in w.job if e.video_id == payload)
-                    w.since = time.monotonic()
-                elif kind == "done":
-                    on_record(payload)
-                    w.job = [e for e in w.job if e.video_id != payload["video_id"]]
-                    w.current = None
-        if w.job and not w.proc.is_alive():
-            code = w.proc.exitcode
-            log.warning("worker died (exit code %s) on %s", code, (w.current or w.job[0]).video_id)
-            self._fail_current(w, f"error: worker died (exit code {code})", on_record, queue)
-
-    def _fail_current(self, w: _Worker, status: str, on_record: Callable[[dict], None], queue) -> None:
-        victim = w.current or w.job[0]
-        on_record({"video_id": victim.video_id, "rows": [reason_row(victim, status)]})
-        rest = [e for e in w.job if e.video_id != victim.video_id]
-        if rest:  # the other videos of the group start again on a fresh worker
-            queue.appendleft(rest)
-        self._restart(w)
-
-
-# --------------------------------------------------------------------------- the dataset run
 
 
 def dist_env(rank: int | None = None, world_size: int | None = None) -> tuple[int, int]:
@@ -313,9 +100,8 @@ def _settings_guard(out: Path, cfg: PreprocessConfig) -> None:
         "clip": dataclasses.asdict(cfg.clip),
         "reuse_original_tracks": cfg.reuse_original_tracks,
     }
-    path = state_dir(out) / "settings.json"
-    if path.is_file():
-        old = json.loads(path.read_text())
+    old = read_settings(out)
+    if old is not None:
         if old != json.loads(json.dumps(settings)):
             changed = sorted(k for k in settings if old.get(k) != json.loads(json.dumps(settings[k])))
             raise OutputMismatchError(
@@ -323,9 +109,7 @@ def _settings_guard(out: Path, cfg: PreprocessConfig) -> None:
                 "use a new output folder or the old settings"
             )
     else:
-        tmp = path.with_name(f".settings.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(settings, indent=1))
-        tmp.replace(path)
+        write_settings(out, settings)
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -452,12 +236,12 @@ def run_preprocess(cfg: PreprocessConfig, rank: int | None = None, world_size: i
         threads = cfg.threads_per_worker or max(1, (os.cpu_count() or 1) // max(cfg.workers, 1))
         if todo and cfg.workers == 0:
             if cfg.threads_per_worker:
-                _set_threads(cfg.threads_per_worker)
+                set_threads(cfg.threads_per_worker)
             for g in todo:
                 for e in g:
                     on_record(process_video(e, cfg, out))
         elif todo:
-            _Pool(min(cfg.workers, len(todo)), cfg, out, threads).run(todo, cfg.timeout, on_record)
+            Pool(min(cfg.workers, len(todo)), cfg, out, threads).run(todo, cfg.timeout, on_record)
     bar.close()
     marker.write_text(json.dumps({"rank": rank, "world_size": world, "time": time.time()}))
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import atomic_path
+
 log = logging.getLogger(__name__)
 
 try:  # decord has no wheels for some platforms; PyAV covers them
@@ -23,6 +25,10 @@ except ImportError:  # pragma: no cover - depends on the platform
 
 # decord's get_batch decodes a whole list at once; chunks bound memory for 1080p+ videos.
 _CHUNK = 16
+
+# What counts as a video file when a folder is searched (datasets, predict, sample sources).
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp",
+                    ".ts")
 
 
 class VideoDecodeError(RuntimeError):
@@ -97,6 +103,43 @@ class VideoReader:
         yield from _frames_pyav(self.path, indices[done:])
 
 
+def check_video_file(path: str | Path) -> None:
+    """Refuse files that FFmpeg would happily "decode" but that are no video: text (rendered as ANSI
+    art by its ``tty`` demuxer) and still images. Raises ``VideoDecodeError``."""
+    import av
+
+    path = Path(path)
+    if not path.is_file():
+        raise VideoDecodeError(f"file not found: {path}")
+    try:
+        with av.open(str(path)) as container:
+            fmt = container.format.name
+            streams = list(container.streams.video)
+            codec = streams[0].codec_context.name if streams else None
+    except Exception as e:  # PyAV raises its own error types per FFmpeg error code
+        why = getattr(e, "strerror", None) or str(e)  # strerror: FFmpeg's words without the file path
+        raise VideoDecodeError(f"not a video file ({why})") from None
+    if not streams:
+        raise VideoDecodeError("the file has no video stream")
+    if fmt == "tty" or codec in ("ansi", "bintext", "xbin", "idf"):
+        raise VideoDecodeError("this is a text file, not a video")
+    if fmt == "image2" or fmt.endswith("_pipe"):
+        raise VideoDecodeError("this is a still image, not a video")
+
+
+def find_videos(paths: list[str | Path]) -> list[Path]:
+    """Files as given plus the video files (by extension) anywhere under the folders given, sorted."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_EXTENSIONS))
+        elif p.exists():
+            out.append(p)
+        else:
+            raise FileNotFoundError(f"no such file or folder: {p}")
+    return out
+
+
 def _short(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return (text[0] if text else type(e).__name__)[:200]
@@ -163,16 +206,21 @@ def video_codec(width: int, height: int, codec: str = "auto") -> str:
 def write_video(path: str | Path, frames: Sequence[np.ndarray], fps: int = 25, crf: int = 18,
                 codec: str = "auto") -> Path:
     """RGB uint8 frames → an MP4 written atomically, in the codec ``video_codec`` picks."""
+    path = Path(path)
+    h, w = frames[0].shape[:2]
+    with atomic_path(path) as tmp:
+        _encode(tmp, frames, fps, crf, video_codec(w, h, codec))
+    return path
+
+
+def _encode(path: Path, frames: Sequence[np.ndarray], fps: int, crf: int, codec: str) -> None:
     import cv2
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".part" + path.suffix)
     h, w = frames[0].shape[:2]
-    if video_codec(w, h, codec) == "h264":
+    if codec == "h264":
         import av
 
-        with av.open(str(tmp), mode="w") as container:
+        with av.open(str(path), mode="w") as container:
             stream = container.add_stream("libx264", rate=fps)
             stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
             # One thread and a fixed B-frame pattern: byte-identical output for a seed. x264's adaptive
@@ -187,11 +235,9 @@ def write_video(path: str | Path, frames: Sequence[np.ndarray], fps: int = 25, c
             for packet in stream.encode():
                 container.mux(packet)
     else:
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
         if not writer.isOpened():
-            raise RuntimeError(f"cannot open a video writer for {path} (no libx264 in PyAV, no mp4v in OpenCV)")
+            raise RuntimeError(f"cannot open a video writer for {path.name} (no libx264 in PyAV, no mp4v in OpenCV)")
         for frame in frames:
             writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
         writer.release()
-    tmp.replace(path)
-    return path

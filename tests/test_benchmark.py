@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import deepfake_ssat.benchmark as bench
+import deepfake_ssat.protocols.cross_manipulation as bench
 from deepfake_ssat.config import load_config
 from deepfake_ssat.configschema import to_dict
 from deepfake_ssat.models import get_spec

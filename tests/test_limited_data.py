@@ -10,7 +10,7 @@ import yaml
 import deepfake_ssat.train as train_module
 from deepfake_ssat.cli import main
 from deepfake_ssat.config import load_config
-from deepfake_ssat.limited_data import ROWS, run_limited_data
+from deepfake_ssat.protocols.limited_data import ROWS, run_limited_data
 
 
 def tiny_base(data) -> dict:

@@ -18,6 +18,7 @@ from deepfake_ssat.config import load_config
 from deepfake_ssat.metrics import track_scores, video_scores
 from deepfake_ssat.tasks import build_task
 from deepfake_ssat.train import train
+from preprocessing.manifest import read_settings, write_settings
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +138,8 @@ def test_checkpoint_whose_crops_disagree_with_the_data(dfdc_faces, tmp_path, cap
     train(load_config(overrides=video_cfg(dfdc_faces, out, **{"train.epochs": 1})))
     other = tmp_path / "other"
     shutil.copytree(dfdc_faces, other)
-    settings = json.loads((other / ".state" / "settings.json").read_text())
+    settings = read_settings(other)
     settings["faces"]["margin"] = 1.6
-    (other / ".state" / "settings.json").write_text(json.dumps(settings))
+    write_settings(other, settings)
     assert main(["eval", "--checkpoint", str(out / "best.pt"), "--data-root", str(other), "--device", "cpu"]) == 2
     assert "margin 1.3" in capsys.readouterr().err

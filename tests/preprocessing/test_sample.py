@@ -11,13 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from preprocessing.sample import (
-    ASTRONAUT_LANDMARKS,
-    FFPP_METHODS,
-    add_arguments,
-    run_from_args,
-    write_sample_dataset,
-)
+from preprocessing.datasets import FFPP_METHODS
+from preprocessing.sample import ASTRONAUT_LANDMARKS, add_arguments, run_from_args, write_sample_dataset
 
 decord = pytest.importorskip("decord")
 

@@ -17,9 +17,12 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from .config import Config, load_config
-from .configschema import to_dict
-from .tasks import is_image_dataset
+from preprocessing.files import write_json_atomic, write_text_atomic
+
+from ..config import Config, load_config
+from ..configschema import to_dict
+from ..tables import markdown_table
+from ..tasks import is_image_dataset
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,7 @@ def run_config(base: Config, mode: str, seed: int, out_dir: Path, init: Path | N
 
 def run_or_resume(cfg: Config) -> dict[str, Any]:
     """Train one run unless its folder already holds a finished one; resume a started one."""
-    from .train import train
+    from ..train import train
 
     out = Path(cfg.train.output_dir)
     if (out / "summary.json").is_file():
@@ -101,14 +104,14 @@ def run_limited_data(base: Config, out_dir: str | Path, rows: tuple[str, ...] = 
                          "(for FF++ use `benchmark cross-manipulation`)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "base_config.json").write_text(json.dumps(to_dict(base), indent=2))
+    write_json_atomic(out / "base_config.json", to_dict(base))
     results: list[dict[str, Any]] = []
     for seed in seeds:
         for row in rows:
             log.info("limited-data: %s, seed %d", row, seed)
             results.append(run_row(base, row, seed, out, pretrain_epochs))
-            (out / "results.json").write_text(json.dumps(results, indent=2))
-            (out / "table.md").write_text(markdown_table(results, base.eval.metric) + "\n")
+            write_json_atomic(out / "results.json", results)
+            write_text_atomic(out / "table.md", limited_data_table(results, base.eval.metric) + "\n")
     return results
 
 
@@ -122,28 +125,30 @@ def _mean_std(values: list[float]) -> str:
     return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
-def markdown_table(results: list[dict[str, Any]], metric: str = "top1") -> str:
+def limited_data_table(results: list[dict[str, Any]], metric: str = "top1") -> str:
     """One line per run; with several seeds, a mean ± sample-std line per row as well."""
-    head = (f"| row | seed | val {metric}, best (epoch) | test {metric} of best | test {metric} of last | "
-            "train CE / val CE, last | wall time |\n| --- | --- | --- | --- | --- | --- | --- |")
-    lines = [head]
-    for r in results:
-        lines.append(f"| {r['row']} | {r['seed']} | {_fmt(r['val_best'])} ({r['best_epoch']}) | "
-                     f"{_fmt(r['test_best'])} | {_fmt(r['test_last'])} | "
-                     f"{_fmt(r.get('train_loss_cls'))} / {_fmt(r.get('val_loss'))} | {r['wall_time_s']:.0f} s |")
-    seeds = {r["seed"] for r in results}
-    if len(seeds) > 1:
+    header = ("row", "seed", f"val {metric}, best (epoch)", f"test {metric} of best", f"test {metric} of last",
+              "train CE / val CE, last", "wall time")
+    rows = [(r["row"], r["seed"], f"{_fmt(r['val_best'])} ({r['best_epoch']})", _fmt(r["test_best"]),
+             _fmt(r["test_last"]), f"{_fmt(r.get('train_loss_cls'))} / {_fmt(r.get('val_loss'))}",
+             f"{r['wall_time_s']:.0f} s") for r in results]
+    if len({r["seed"] for r in results}) > 1:
         for row in dict.fromkeys(r["row"] for r in results):
             runs = [r for r in results if r["row"] == row]
-            lines.append(f"| **{row}** | mean of {len(runs)} | {_mean_std([r['val_best'] for r in runs])} | "
-                         f"**{_mean_std([r['test_best'] for r in runs if r['test_best'] is not None])}** | "
-                         f"{_mean_std([r['test_last'] for r in runs if r['test_last'] is not None])} | | |")
-    return "\n".join(lines)
+            rows.append((f"**{row}**", f"mean of {len(runs)}", _mean_std([r["val_best"] for r in runs]),
+                         f"**{_mean_std([r['test_best'] for r in runs if r['test_best'] is not None])}**",
+                         _mean_std([r["test_last"] for r in runs if r["test_last"] is not None]), "", ""))
+    return markdown_table(header, rows)
 
 
 # ---------------------------------------------------------------------------------------------
 # Command line: `deepfake-ssat benchmark limited-data …`
 # ---------------------------------------------------------------------------------------------
+HELP = "image classification on a small labelled subset: scratch vs SSAT vs pre-training → fine-tuning"
+DESCRIPTION = ("Train every row (the same configuration, only model.mode changed) for each seed and print the test "
+               "accuracy table. Reruns resume.")
+
+
 def add_arguments(parser) -> None:
     parser.add_argument("--config", action="append", default=[], metavar="PRESET_OR_YAML",
                         help="preset or YAML the rows share (default image/fashion_mnist_limited; repeatable, "
@@ -162,4 +167,4 @@ def run_from_args(args) -> str:
     """Run the comparison; returns the Markdown table."""
     base = load_config(*(args.config or ["image/fashion_mnist_limited"]), overrides=args.set)
     results = run_limited_data(base, args.out, tuple(args.rows), tuple(args.seeds), args.pretrain_epochs)
-    return markdown_table(results, base.eval.metric)
+    return limited_data_table(results, base.eval.metric)

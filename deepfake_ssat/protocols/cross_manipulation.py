@@ -14,18 +14,20 @@ import csv
 import json
 import logging
 import multiprocessing as mp
-import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import Config, load_config
-from .configschema import to_dict
+from preprocessing.datasets import FFPP_METHODS as METHODS
+from preprocessing.files import write_json_atomic, write_text_atomic
+
+from ..config import Config, load_config
+from ..configschema import to_dict
+from ..tables import markdown_table
 
 log = logging.getLogger(__name__)
 
-METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
 SHORT = {"Deepfakes": "DF", "Face2Face": "F2F", "FaceSwap": "FS", "NeuralTextures": "NT"}
 
 # Table 8 of Das et al. (WACV 2024), video-level accuracy (%), for reference only.
@@ -81,16 +83,9 @@ def check_fold(task, heldout: str) -> None:
         raise ProtocolError(f"videos in both training and validation: {sorted(train_ids & val_ids)[:3]}")
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
-    tmp.replace(path)
-
-
 def run_fold(fold: Fold, device: str | None = None) -> dict[str, Any]:
     """Train one fold and test it on the held-out method; writes and returns its result."""
-    from .train import evaluate_checkpoint, train
+    from ..train import evaluate_checkpoint, train
 
     cfg = fold.cfg
     if device is not None:
@@ -103,13 +98,13 @@ def run_fold(fold: Fold, device: str | None = None) -> dict[str, Any]:
               "metrics": report["overall"], "unscored": report["unscored"],
               "best_val": {summary["best_metric"]: summary["best_value"], "epoch": summary["best_epoch"]},
               "train_methods": cfg.data.methods}
-    _write_json(fold.result_path, result)
+    write_json_atomic(fold.result_path, result)
     return result
 
 
 def run_zero_shot(checkpoint: str | Path, ffpp_root: str | Path, out_dir: Path, device: str = "auto"
                   ) -> list[dict[str, Any]]:
-    from .train import evaluate_checkpoint
+    from ..train import evaluate_checkpoint
 
     results = []
     for m in METHODS:
@@ -121,7 +116,7 @@ def run_zero_shot(checkpoint: str | Path, ffpp_root: str | Path, out_dir: Path, 
                                      overrides={"data": {"dataset": "ffpp", "root": str(ffpp_root), "methods": None}})
         res = {"label": f"zero-shot: {Path(checkpoint).stem}", "heldout": m, "kind": "zero-shot",
                "metrics": report["overall"], "unscored": report["unscored"]}
-        _write_json(path, res)
+        write_json_atomic(path, res)
         results.append(res)
     return results
 
@@ -174,33 +169,25 @@ def _rows(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]
     return rows
 
 
-def markdown_table(results: list[dict[str, Any]], paper: bool = True) -> str:
+def cross_manipulation_table(results: list[dict[str, Any]], paper: bool = True) -> str:
     """Rows = configurations; per method accuracy (%) with AUC alongside, like Table 8."""
-    head = "| configuration | " + " | ".join(f"{SHORT[m]} acc / AUC" for m in METHODS) + " | mean acc |"
-    lines = [head, "|---|" + "---|" * (len(METHODS) + 1)]
+    header = ("configuration", *(f"{SHORT[m]} acc / AUC" for m in METHODS), "mean acc")
+    rows = []
     for label, per in _rows(results).items():
-        cells, accs = [], []
-        for m in METHODS:
-            if m in per:
-                acc, auc = 100 * per[m]["acc"], per[m]["auc"]
-                accs.append(acc)
-                cells.append(f"{acc:.2f} / {auc:.3f}")
-            else:
-                cells.append("–")
-        mean = f"{sum(accs) / len(accs):.2f}" if accs else "–"
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {mean} |")
+        accs = [100 * per[m]["acc"] for m in METHODS if m in per]
+        cells = [f"{100 * per[m]['acc']:.2f} / {per[m]['auc']:.3f}" if m in per else "–" for m in METHODS]
+        rows.append((label, *cells, f"{sum(accs) / len(accs):.2f}" if accs else "–"))
     if paper:
         for label, per in PAPER_ROWS.items():
-            mean = sum(per.values()) / len(per)
-            lines.append(f"| *{label} (reference, not measured here)* | "
-                         + " | ".join(f"*{per[m]:.2f}* / –" for m in METHODS) + f" | *{mean:.2f}* |")
-    return "\n".join(lines)
+            rows.append((f"*{label} (reference, not measured here)*", *(f"*{per[m]:.2f}* / –" for m in METHODS),
+                         f"*{sum(per.values()) / len(per):.2f}*"))
+    return markdown_table(header, rows)
 
 
 def write_tables(results: list[dict[str, Any]], out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "table.md").write_text(markdown_table(results) + "\n")
-    _write_json(out_dir / "results.json", {"results": results, "paper_reference": PAPER_ROWS})
+    write_text_atomic(out_dir / "table.md", cross_manipulation_table(results) + "\n")
+    write_json_atomic(out_dir / "results.json", {"results": results, "paper_reference": PAPER_ROWS})
     with (out_dir / "table.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["configuration", "kind", "heldout", "acc", "acc_at_threshold", "auc", "log_loss", "eer", "n"])
@@ -251,7 +238,7 @@ def bar_chart(results: list[dict[str, Any]], path: Path) -> Path:
 
 def load_labelled_configs(paths: list[str]) -> list[tuple[str, Config]]:
     """Each YAML (preset name or file) → (its file stem as the row label, config)."""
-    from .config import preset_path
+    from ..config import preset_path
 
     out = []
     for p in paths:
@@ -265,6 +252,11 @@ def load_labelled_configs(paths: list[str]) -> list[tuple[str, Config]]:
 # ---------------------------------------------------------------------------------------------
 # Command line: `deepfake-ssat benchmark cross-manipulation …`
 # ---------------------------------------------------------------------------------------------
+HELP = "FF++ leave-one-method-out + zero-shot table"
+DESCRIPTION = ("Fine-tune on three FF++ methods + reals, test on the fourth, for every method and configuration; "
+               "evaluate DFDC checkpoints zero-shot. Reruns resume.")
+
+
 def add_arguments(parser) -> None:
     parser.add_argument("--ffpp", required=True,
                         help="preprocessed FF++ folder (the --out of `preprocess --dataset ffpp`)")
@@ -290,4 +282,4 @@ def run_from_args(args) -> str:
     zero_shot = args.zero_shot if args.zero_shot is not None else ([args.init] if args.init else [])
     results = run_benchmark(configs, args.ffpp, args.out, init=args.init, zero_shot=zero_shot, devices=args.devices,
                             methods=tuple(args.methods))
-    return markdown_table(results)
+    return cross_manipulation_table(results)

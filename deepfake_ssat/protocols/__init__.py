@@ -1,0 +1,23 @@
+"""Evaluation protocols: fixed recipes that train and test several runs and print one table.
+
+Each protocol module holds ``HELP`` and ``DESCRIPTION`` (its ``deepfake-ssat benchmark NAME``
+help), ``add_arguments(parser)`` and ``run_from_args(args) -> str`` (the table it printed), so the
+command line lists whatever is registered here:
+
+- ``cross-manipulation``: FF++ leave-one-method-out and zero-shot transfer (the paper's Table 8);
+- ``limited-data``: image classification on a small labelled subset, scratch vs SSAT vs
+  pre-training → fine-tuning.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+PROTOCOLS = {"cross-manipulation": "cross_manipulation", "limited-data": "limited_data"}
+
+
+def get_protocol(name: str) -> ModuleType:
+    if name not in PROTOCOLS:
+        raise KeyError(f"unknown protocol {name!r}; available: {', '.join(PROTOCOLS)}")
+    return importlib.import_module(f".{PROTOCOLS[name]}", __name__)
