@@ -1,12 +1,18 @@
 """Checkpoints: weights + resolved config + everything inference needs, written atomically.
 
-A checkpoint holds the model weights, the architecture, the resolved config, the data config the
-model needs at inference (input size, frames, mean/std, class names, …), and for ``last`` the
-optimiser / scheduler / scaler / RNG / progress state that ``--resume`` restores.
+A checkpoint holds the model weights (``model``), the architecture (``arch``), the resolved config
+(``config``; its ``model`` section is the model's options), the loss options the data decided
+(``loss``: number of classes, class weights, label smoothing), the data config the model needs at
+inference (input size, frames, mean/std, class names, decision threshold, face-crop settings, …),
+and for ``last`` the optimiser / scheduler / scaler / RNG / progress state that ``--resume`` restores.
+
+Format 1 (before the config became the one declaration of model options) stored the SSAT options
+and the loss options together as ``model_kwargs``; it still loads.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -15,12 +21,15 @@ import torch
 
 from preprocessing.files import atomic_path
 
+from .config import ModelConfig
+from .configschema import from_dict
 from .models import ArchSpec, SSATModel
 from .models.convert import WeightLoadError
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+LOSS_KEYS = ("num_classes", "class_weights", "label_smoothing")
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
@@ -46,17 +55,27 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return ckpt
 
 
+def checkpoint_model_config(ckpt: dict[str, Any]) -> ModelConfig:
+    """The ``model`` section the checkpoint was trained with (validated like any config)."""
+    return from_dict(ModelConfig, (ckpt.get("config") or {}).get("model") or {}, prefix="model.")
+
+
+def loss_options(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """``num_classes``, ``class_weights`` and ``label_smoothing`` of the checkpoint's model."""
+    stored = ckpt.get("loss") or ckpt.get("model_kwargs") or {}  # format 1: inside model_kwargs
+    return {k: stored.get(k) for k in LOSS_KEYS if stored.get(k) is not None}
+
+
 def model_from_checkpoint(ckpt: dict[str, Any], with_decoder: bool = False) -> SSATModel:
     """Rebuild the model of a checkpoint. Without the decoder (inference), the reconstruction
     weights are skipped; every classifier weight must be present."""
     arch = dict(ckpt["arch"])
     arch["mean"], arch["std"] = tuple(arch["mean"]), tuple(arch["std"])
     spec = ArchSpec(**arch)
-    kw = dict(ckpt["model_kwargs"])
-    mode = kw.pop("mode")
-    if not with_decoder and mode in ("ssat", "finetune"):
-        mode = "scratch"
-    model = SSATModel(spec, mode=mode, **kw)
+    cfg = checkpoint_model_config(ckpt)
+    if not with_decoder and cfg.mode == "ssat":
+        cfg = dataclasses.replace(cfg, mode="scratch")
+    model = SSATModel(spec, cfg, **loss_options(ckpt))
     state = ckpt["model"]
     if not with_decoder:
         state = {k: v for k, v in state.items() if not k.startswith("decoder.")}

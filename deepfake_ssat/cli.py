@@ -13,10 +13,11 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from .configschema import ConfigError, to_dict
+from .configschema import ConfigError, Shortcut, add_shortcuts, shortcut_overrides, to_dict
 
 log = logging.getLogger("deepfake_ssat")
 
@@ -34,7 +35,8 @@ def _add_set(p: argparse.ArgumentParser) -> None:
 
 def _add_config(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", action="append", default=[], metavar="PRESET_OR_YAML",
-                   help="YAML preset under configs/ (e.g. image/cifar10) or a file; later ones win (repeatable)")
+                   help="a preset of deepfake_ssat/configs/ (e.g. image/cifar10) or a YAML file; later ones win "
+                        "(repeatable)")
     _add_set(p)
 
 
@@ -65,27 +67,40 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
-# Short flags of `train` → dotted config keys.
-_TRAIN_FLAGS = {
-    "dataset": "data.dataset", "data_root": "data.root", "model": "model.name", "mode": "model.mode",
-    "mask": "model.mask_ratio", "epochs": "train.epochs", "batch_size": "train.batch_size",
-    "output": "train.output_dir", "init": "model.init", "device": "train.device", "seed": "train.seed",
-}
+# Shortcut flags → dotted config keys: the one table of them. A flag is exactly `--set KEY=VALUE` (parsed and
+# checked by the config like any override); its choices come from the schema.
+_DATA_ROOT: Shortcut = ("--data-root", "data.root", "dataset folder; for video the preprocess output (manifest.jsonl)")
+_EVAL_FLAGS: tuple[Shortcut, ...] = (
+    ("--dataset", "data.dataset", "evaluate on another dataset than the training one (e.g. ffpp for zero-shot)"),
+    _DATA_ROOT,
+)
+_TRAIN_FLAGS: tuple[Shortcut, ...] = (
+    ("--dataset", "data.dataset", "dataset name; alone (no --config) it picks the preset video/NAME or image/NAME"),
+    _DATA_ROOT,
+    ("--model", "model.name", "registered model name (see `deepfake-ssat models`)"),
+    ("--mode", "model.mode", "what to train"),
+    ("--mask", "model.mask_ratio", "mask ratio, e.g. 0.75 or 0.95"),
+    ("--epochs", "train.epochs", "epochs"),
+    ("--batch-size", "train.batch_size", "per-process batch size"),
+    ("--output", "train.output_dir", "run folder"),
+    ("--init", "model.init", "weights to start from: checkpoint file or hub id"),
+    ("--device", "train.device", "auto, cpu, cuda, cuda:1, mps"),
+    ("--seed", "train.seed", "seed of initialisation, data order and augmentation"),
+)
 
 
 def _train_config(args: argparse.Namespace):
     from .config import PRESET_DIR, load_config
 
     layers = list(args.config)
-    if not layers and args.dataset:
+    dataset = vars(args).get("data.dataset")
+    if not layers and dataset:
         # `--dataset cifar10` alone picks the preset of that name when there is one.
         for kind in ("video", "image"):
-            if (PRESET_DIR / kind / f"{args.dataset}.yaml").is_file():
-                layers.append(f"{kind}/{args.dataset}")
+            if (PRESET_DIR / kind / f"{dataset}.yaml").is_file():
+                layers.append(f"{kind}/{dataset}")
                 break
-    overrides = [f"{key}={getattr(args, flag)}" for flag, key in _TRAIN_FLAGS.items()
-                 if getattr(args, flag, None) is not None]
-    return load_config(*layers, overrides=overrides + list(args.set))
+    return load_config(*layers, overrides=[*shortcut_overrides(args, _TRAIN_FLAGS), *args.set])
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -116,13 +131,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .train import evaluate_checkpoint
 
     overrides: dict = {}
-    for text in args.set:
-        path, value = parse_override(text)
-        set_dotted(overrides, path, value)
-    if args.dataset:
-        set_dotted(overrides, ["data", "dataset"], args.dataset)
-    if args.data_root:
-        set_dotted(overrides, ["data", "root"], args.data_root)
+    for item in [*shortcut_overrides(args, _EVAL_FLAGS), *args.set]:
+        set_dotted(overrides, *parse_override(item))
     report = evaluate_checkpoint(args.checkpoint, split=args.split, overrides=overrides, device=args.device,
                                  methods=args.methods, out_dir=args.out)
     if "per_method" in report:
@@ -189,16 +199,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from app.demo import DemoSettings, launch
-
-    settings = DemoSettings(max_mb=args.max_mb, max_seconds=args.max_seconds, concurrency=args.concurrency,
-                            device=args.device, max_segments_per_track=args.max_segments or None,
-                            examples=args.examples or [])
-    launch(args.checkpoint, settings, host=args.host, port=args.port, share=args.share)
-    return 0
-
-
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     from .tables import text_table
 
@@ -206,11 +206,15 @@ def _print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
 
 
 # ---------------------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extra_commands: Sequence[Callable[[Any], None]] = ()) -> argparse.ArgumentParser:
+    """The parser of every library command; each of ``extra_commands`` adds its own subcommands to the
+    subparsers object (the console script adds ``demo`` this way, so this layer never imports ``app``)."""
     parser = argparse.ArgumentParser(
         prog="deepfake-ssat",
         description="Deepfake detection with ViTs trained jointly on classification and masked reconstruction (SSAT).",
     )
+    from .config import Config
+
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -225,17 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train with a preset and overrides. Under torchrun every process runs this same "
                                    "command; rank 0 logs and writes checkpoints.")
     _add_config(p)
-    p.add_argument("--dataset", help="dataset name; picks configs/{video,image}/NAME.yaml when no --config is given")
-    p.add_argument("--data-root", help="dataset folder (data.root)")
-    p.add_argument("--model", help="registered model name (see `deepfake-ssat models`)")
-    p.add_argument("--mode", choices=["scratch", "ssat", "pretrain", "finetune"])
-    p.add_argument("--mask", type=float, help="mask ratio, e.g. 0.75 or 0.95 (model.mask_ratio)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int, help="per-process batch size")
-    p.add_argument("--output", help="run folder (train.output_dir)")
-    p.add_argument("--init", help="weights to start from: checkpoint file or hub id (model.init)")
-    p.add_argument("--device", help="auto, cpu, cuda, cuda:1, mps")
-    p.add_argument("--seed", type=int)
+    add_shortcuts(p, Config, _TRAIN_FLAGS)
     p.add_argument("--resume", nargs="?", const="", default=None, metavar="CHECKPOINT_OR_RUN_DIR",
                    help="continue an interrupted run (its last.pt); without a value, the run folder of the config")
     p.set_defaults(func=cmd_train)
@@ -270,8 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="evaluate a checkpoint on a split of its dataset")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
-    p.add_argument("--dataset", help="evaluate on another dataset than the training one (e.g. ffpp for zero-shot)")
-    p.add_argument("--data-root", help="dataset folder (for video: the preprocess output with manifest.jsonl)")
+    add_shortcuts(p, Config, _EVAL_FLAGS)
     p.add_argument("--methods", nargs="+", help="video: only these methods ('real' for real videos)")
     p.add_argument("--out", help="video: folder for predictions.csv and metrics.json")
     p.add_argument("--device", default="auto")
@@ -292,26 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="at most this many segments per face track, spread over the whole video (0 = no cap)")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("demo", help="web demo (Gradio): upload a video, see the verdict, timeline and faces")
-    p.add_argument("--checkpoint", help="trained checkpoint; without one the demo says so and scores nothing")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for the network)")
-    p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--max-mb", type=float, default=200.0, help="largest upload accepted, in MB")
-    p.add_argument("--max-seconds", type=float, default=60.0, help="longest video accepted, in seconds")
-    p.add_argument("--concurrency", type=int, default=1, help="videos processed at the same time (the rest queue)")
-    p.add_argument("--max-segments", type=int, default=32,
-                   help="at most this many segments per face track, spread over the whole video (0 = no cap)")
-    p.add_argument("--examples", nargs="+", metavar="VIDEO",
-                   help="example videos to offer (default: ../shared/data/portrait_*.mp4 when present)")
-    p.set_defaults(func=cmd_demo)
+    for add in extra_commands:
+        add(sub)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def main(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    """Run one command; ``parser`` defaults to ``build_parser()`` (the library commands only)."""
+    args = (parser or build_parser()).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -1,19 +1,20 @@
 """The one config schema: typed dataclasses for the model, data, train and eval sections.
 
-YAML presets in ``configs/`` only supply values; ``--set section.key=value`` overrides them; the
+YAML presets in ``deepfake_ssat/configs/`` only supply values; ``--set section.key=value`` overrides them; the
 resolved config is saved next to every run's outputs (``config.yaml``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
-from .configschema import ConfigError, build, read_yaml, save_yaml, to_dict
+from .configschema import ConfigError, Override, build, read_yaml, save_yaml, to_dict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PRESET_DIR = REPO_ROOT / "configs"
+# YAML presets live inside the package so that a wheel (`pip install .`) carries them.
+PRESET_DIR = Path(__file__).resolve().parent / "configs"
 
 
 def _check(cond: bool, msg: str) -> None:
@@ -21,10 +22,18 @@ def _check(cond: bool, msg: str) -> None:
         raise ConfigError(msg)
 
 
+# scratch: classifier only; ssat: classifier + masked reconstruction, jointly; pretrain: reconstruction
+# only; finetune: classifier initialised from a pretrain checkpoint (model.init).
+Mode = Literal["scratch", "ssat", "pretrain", "finetune"]
+
+
 @dataclass
 class ModelConfig:
+    """The model: architecture (registry name + overrides) and the SSAT options. The one declaration of
+    every model option: ``create_model`` builds from it, checkpoints store it, the CLI shortcuts set it."""
+
     name: str = "vit_tiny"
-    mode: Literal["scratch", "ssat", "pretrain", "finetune"] = "ssat"
+    mode: Mode = "ssat"
     # Architecture overrides (null keeps the registered model's value).
     img_size: int | None = None
     patch_size: int | None = None
@@ -245,7 +254,7 @@ class Config:
 
 
 def preset_path(name: str) -> Path:
-    """``image/cifar10`` or ``configs/image/cifar10.yaml`` or any YAML path → existing file."""
+    """A preset name (``image/cifar10``, ``image/cifar10.yaml``) or any YAML path → existing file."""
     p = Path(name)
     if p.suffix in (".yaml", ".yml") and p.is_file():
         return p
@@ -256,7 +265,7 @@ def preset_path(name: str) -> Path:
     raise ConfigError(f"config {name!r} not found; presets: {', '.join(presets) or 'none'}")
 
 
-def load_config(*layers: str | Path | dict, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+def load_config(*layers: str | Path | dict, overrides: Iterable[Override] = ()) -> Config:
     """Defaults ← each YAML preset/path or dict in order ← dotted overrides; validated."""
     dicts = [layer if isinstance(layer, dict) else read_yaml(preset_path(str(layer))) for layer in layers]
     return build(Config, *dicts, overrides=overrides)

@@ -147,11 +147,21 @@ def to_dict(obj: Any) -> dict[str, Any]:
     return plain(dataclasses.asdict(obj))
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """``"train.epochs=5"`` → (["train", "epochs"], 5). Values are parsed as YAML scalars/lists."""
-    if "=" not in text:
-        raise ConfigError(f"override {text!r} must look like section.key=value")
-    key, raw = text.split("=", 1)
+Override = str | tuple[str, str]  # "section.key=value", or (dotted key, value text) from a shortcut flag
+
+
+def parse_override(item: Override) -> tuple[list[str], Any]:
+    """``"train.epochs=5"`` or ``("train.epochs", "5")`` → (["train", "epochs"], 5).
+
+    Values are parsed as YAML scalars/lists, the same way for ``--set`` and for shortcut flags.
+    """
+    if isinstance(item, str):
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        key, raw = item.split("=", 1)
+    else:
+        key, raw = item
+    text = f"{key}={raw}"
     key = key.strip()
     if not key or any(not part for part in key.split(".")):
         raise ConfigError(f"override {text!r} has an empty key")
@@ -160,6 +170,48 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     except yaml.YAMLError as e:
         raise ConfigError(f"override {text!r}: cannot parse value ({e})") from None
     return key.split("."), value
+
+
+def annotation_of(cls: type, key: str) -> Any:
+    """The annotation of dotted field ``key`` of dataclass ``cls`` (ConfigError when there is none)."""
+    tp: Any = cls
+    for i, part in enumerate(key.split(".")):
+        hints = get_type_hints(tp) if dataclasses.is_dataclass(tp) else {}
+        if part not in hints:
+            raise ConfigError(f"unknown config key '{'.'.join(key.split('.')[: i + 1])}'")
+        tp = hints[part]
+    return tp
+
+
+def literal_choices(tp: Any) -> list[str] | None:
+    """The string values of a ``Literal`` annotation (also inside ``X | None``); None for other types."""
+    if get_origin(tp) in (Union, types.UnionType):
+        inner = [a for a in get_args(tp) if a is not type(None)]
+        tp = inner[0] if len(inner) == 1 else None
+    if get_origin(tp) is Literal and all(isinstance(a, str) for a in get_args(tp)):
+        return list(get_args(tp))
+    return None
+
+
+# A shortcut flag: (flag, dotted config key, help). ``--mask 0.95`` is exactly ``--set model.mask_ratio=0.95``.
+Shortcut = tuple[str, str, str]
+
+
+def add_shortcuts(parser: Any, schema: type, table: Iterable[Shortcut]) -> None:
+    """Add the flags of ``table`` to an argparse parser; choices come from the schema's annotations."""
+    import argparse
+
+    for flag, key, text in table:
+        choices = literal_choices(annotation_of(schema, key))
+        one_of = f"; one of {', '.join(choices)}" if choices else ""
+        parser.add_argument(flag, dest=key, default=argparse.SUPPRESS, metavar=key.rsplit(".", 1)[-1].upper(),
+                            choices=choices, help=f"{text}{one_of} ({key})")
+
+
+def shortcut_overrides(args: Any, table: Iterable[Shortcut]) -> list[Override]:
+    """The shortcut flags that were given, as overrides in table order."""
+    given = vars(args)
+    return [(key, given[key]) for _, key, _ in table if key in given]
 
 
 def set_dotted(data: dict[str, Any], path: list[str], value: Any) -> None:
@@ -198,13 +250,13 @@ def merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def build(cls: type[T], *layers: Mapping[str, Any], overrides: Iterable[str] = ()) -> T:
+def build(cls: type[T], *layers: Mapping[str, Any], overrides: Iterable[Override] = ()) -> T:
     """Merge dict layers in order, apply dotted overrides, and validate into ``cls``."""
     data: dict[str, Any] = {}
     for layer in layers:
         data = merge(data, layer)
-    for text in overrides:
-        path, value = parse_override(text)
+    for item in overrides:
+        path, value = parse_override(item)
         set_dotted(data, path, value)
     return from_dict(cls, data)
 

@@ -122,7 +122,7 @@ class FitContext:
     scaler: torch.amp.GradScaler | None
     mixup: Callable | None
     out_dir: Path
-    model_kwargs: dict[str, Any]
+    loss: dict[str, Any]  # num_classes, class_weights, label_smoothing: what the model was built with
     state: TrainState = field(default_factory=TrainState)
 
 
@@ -141,7 +141,7 @@ def checkpoint_payload(ctx: FitContext, metrics: dict[str, float] | None, full: 
     payload: dict[str, Any] = {
         "model": model.state_dict(),
         "arch": model.spec.to_dict(),
-        "model_kwargs": ctx.model_kwargs,
+        "loss": ctx.loss,
         "config": to_dict(ctx.cfg),
         "data_config": {**model.data_config(), **ctx.task.checkpoint_extras()},
         "metrics": metrics or {},

@@ -34,7 +34,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from .checkpoint import model_from_checkpoint, read_checkpoint
+from .checkpoint import checkpoint_model_config, model_from_checkpoint, read_checkpoint
 from .data.augment import resize_clip
 from .data.video import clip_indices, segment_starts, segment_times
 from .metrics import track_scores, video_scores
@@ -182,7 +182,7 @@ class Predictor:
         dc = self.data_config
         if dc.get("kind") != "video":
             raise ValueError(f"{name} is a {dc.get('kind', 'unknown')} model; video inference needs a video checkpoint")
-        mode = ckpt.get("model_kwargs", {}).get("mode")
+        mode = checkpoint_model_config(ckpt).mode
         if mode == "pretrain":
             raise ValueError(f"{name} was trained with mode=pretrain (reconstruction only) and has no classifier; "
                              "fine-tune it first")

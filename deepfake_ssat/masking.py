@@ -32,9 +32,10 @@ class Mask:
 
 
 def num_masked(num_tokens: int, ratio: float) -> int:
-    """Tokens hidden out of ``num_tokens`` (VideoMAE's ``int(ratio * n)``), leaving at least one visible."""
-    if not 0.0 < ratio < 1.0:
-        raise ValueError(f"mask ratio must be in (0, 1), got {ratio}")
+    """Tokens hidden out of ``num_tokens`` (VideoMAE's ``int(ratio * n)``), at least one hidden and one visible.
+
+    ``ratio`` is ``model.mask_ratio``, checked once where the config is built (``ModelConfig.validate``).
+    """
     m = int(ratio * num_tokens + 1e-6)  # the epsilon stops 0.75 * 64 = 47.999… from rounding down
     return min(max(m, 1), num_tokens - 1)
 

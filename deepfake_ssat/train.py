@@ -16,7 +16,7 @@ from .checkpoint import model_from_checkpoint, read_checkpoint
 from .config import Config, save_config
 from .configschema import from_dict
 from .engine import FitContext, fit, restore
-from .models import SSATModel, create_model, get_spec
+from .models import SSATModel, arch_overrides, create_model, get_spec
 from .models.convert import load_weights
 from .runtime import Runtime, seed_everything, setup_runtime, shutdown
 from .tasks import build_task
@@ -24,39 +24,26 @@ from .tasks import build_task
 log = logging.getLogger(__name__)
 
 
-def model_kwargs(cfg: Config, num_classes: int) -> dict[str, Any]:
-    m = cfg.model
-    return {
-        "mode": m.mode, "num_classes": num_classes, "mask_ratio": m.mask_ratio, "lambda_cls": m.lambda_cls,
-        "target_norm": m.target_norm, "drop_path": m.drop_path, "grad_checkpointing": m.grad_checkpointing,
-        "decoder_keep_ratio": m.decoder_keep_ratio, "label_smoothing": cfg.train.label_smoothing,
-        "class_weights": cfg.train.class_weights,
-    }
-
-
-def arch_overrides(cfg: Config) -> dict[str, Any]:
-    m = cfg.model
-    return {k: getattr(m, k) for k in ("img_size", "patch_size", "num_frames", "global_pool", "decoder_depth",
-                                       "decoder_dim", "decoder_heads")}
-
-
 def arch_spec(cfg: Config):
     """The registry's ArchSpec of ``cfg.model.name`` with the config's size overrides applied."""
-    return get_spec(cfg.model.name, **{k: v for k, v in arch_overrides(cfg).items() if v is not None})
+    return get_spec(cfg.model.name, **arch_overrides(cfg.model))
 
 
 def build_model(cfg: Config, task, mixup_on: bool) -> tuple[SSATModel, dict[str, Any]]:
-    kwargs = model_kwargs(cfg, task.num_classes)
+    """The model of ``cfg.model`` for ``task``'s data; returns it with the loss options the checkpoint
+    records (classes, class weights, label smoothing)."""
+    loss = {"num_classes": task.num_classes, "class_weights": cfg.train.class_weights,
+            "label_smoothing": cfg.train.label_smoothing}
     if cfg.train.real_weight is not None:
         if task.kind != "video":
             raise ValueError("train.real_weight applies to real/fake video datasets; use train.class_weights")
-        kwargs["class_weights"] = task.class_weights(cfg.train.real_weight)
+        loss["class_weights"] = task.class_weights(cfg.train.real_weight)
     if mixup_on:
-        kwargs["label_smoothing"] = 0.0  # timm's Mixup already smooths its soft targets
-    model = create_model(cfg.model.name, mean=tuple(task.mean), std=tuple(task.std), **arch_overrides(cfg), **kwargs)
+        loss["label_smoothing"] = 0.0  # timm's Mixup already smooths its soft targets
+    model = create_model(cfg.model, mean=task.mean, std=task.std, **loss)
     if cfg.model.init:
         load_weights(model, cfg.model.init)
-    return model, kwargs
+    return model, loss
 
 
 def _mixup(cfg: Config, task):
@@ -119,7 +106,7 @@ def _train(cfg: Config, runtime: Runtime, resume: str | Path | None, task_check=
     if task_check is not None:
         task_check(task)
     mixup = _mixup(cfg, task)
-    model, kwargs = build_model(cfg, task, mixup is not None)
+    model, loss = build_model(cfg, task, mixup is not None)
     model.to(runtime.device)
     if cfg.model.mode == "pretrain" and cfg.eval.metric not in ("loss_rec",):
         log.info("pretrain mode has no classifier: selecting checkpoints by validation loss_rec")
@@ -130,7 +117,7 @@ def _train(cfg: Config, runtime: Runtime, resume: str | Path | None, task_check=
     scaler = torch.amp.GradScaler("cuda") if runtime.amp_dtype == torch.float16 else None
     device_ids = [runtime.local_rank] if runtime.device.type == "cuda" else None
     wrapped = DistributedDataParallel(model, device_ids=device_ids) if runtime.distributed else model
-    ctx = FitContext(cfg, runtime, task, wrapped, optimizer, scheduler, scaler, mixup, out_dir, kwargs)
+    ctx = FitContext(cfg, runtime, task, wrapped, optimizer, scheduler, scaler, mixup, out_dir, loss)
     if ckpt is not None:
         restore(ctx, ckpt)
     if runtime.is_main:

@@ -223,9 +223,10 @@ def _encode(path: Path, frames: Sequence[np.ndarray], fps: int, crf: int, codec:
         with av.open(str(path), mode="w") as container:
             stream = container.add_stream("libx264", rate=fps)
             stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-            # One thread and a fixed B-frame pattern: byte-identical output for a seed. x264's adaptive
-            # B-frame decision (b-adapt) gave different bytes for the same frames about once in 30
-            # encodes with PyAV 18 (measured); b-adapt=0 gave the same bytes 1,000 times out of 1,000.
+            # One thread and a fixed B-frame pattern, for output as repeatable as x264 allows: with its
+            # adaptive B-frame decision (b-adapt) the same frames gave different bytes about once in 30
+            # encodes (PyAV 18, measured); with b-adapt=0, 1,000 of 1,000 alike in a loop, yet still an
+            # occasional difference inside a long test process (the cause, inside PyAV/x264, not found).
             stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1", "x264-params": "b-adapt=0"}
             for i, frame in enumerate(frames):
                 vf = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format="yuv420p")

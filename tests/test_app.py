@@ -150,7 +150,8 @@ def test_browser_upload_shows_the_verdict(served, media, tmp_path):
 
 
 def test_demo_and_predict_commands_are_registered():
-    from deepfake_ssat.cli import build_parser, cmd_demo, cmd_predict
+    from app.cli import build_parser, cmd_demo
+    from deepfake_ssat.cli import cmd_predict
 
     args = build_parser().parse_args(["demo"])
     assert args.func is cmd_demo and args.checkpoint is None and args.port == 7860 and not args.share

@@ -84,3 +84,22 @@ def test_saved_config_round_trips(tmp_path: Path):
     save_config(cfg, tmp_path / "config.yaml")
     again = load_config(tmp_path / "config.yaml")
     assert to_dict(again) == to_dict(cfg)
+
+
+def test_a_wheel_carries_the_presets(tmp_path):
+    """`pip install .` (not only an editable install) must find every preset and the console script."""
+    import subprocess
+    import sys
+    import zipfile
+
+    pytest.importorskip("setuptools", minversion="77")
+    repo = PRESET_DIR.parents[1]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                    str(tmp_path), str(repo)], check=True, capture_output=True)
+    wheel = next(tmp_path.glob("deepfake_ssat-*.whl"))
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        entry_points = next(zf.read(n).decode() for n in names if n.endswith("entry_points.txt"))
+    want = {f"deepfake_ssat/configs/{p.relative_to(PRESET_DIR).as_posix()}" for p in PRESETS}
+    assert want and want <= names
+    assert "deepfake-ssat = app.cli:main" in entry_points

@@ -56,6 +56,30 @@ def test_tiny_run_writes_checkpoints_config_and_metrics(idx_data, tmp_path):
     assert report["overall"]["top1"] == pytest.approx(summary["test_best"]["top1"])
 
 
+def test_a_format_1_checkpoint_still_loads_and_evaluates(idx_data, tmp_path):
+    """Checkpoints written before the config became the one model declaration kept the SSAT and loss
+    options together in ``model_kwargs``; they rebuild the same model and give the same metrics."""
+    from deepfake_ssat.checkpoint import model_from_checkpoint
+
+    out = tmp_path / "run"
+    weights = "[" + ", ".join(["2"] + ["1"] * 9) + "]"
+    train(load_config(overrides=tiny_cfg(idx_data, out, **{"train.epochs": 1, "train.class_weights": weights})))
+    new = torch.load(out / "best.pt", weights_only=True)
+    m = new["config"]["model"]
+    old = {k: v for k, v in new.items() if k != "loss"}
+    old["format_version"] = 1
+    old["model_kwargs"] = {"mode": m["mode"], "mask_ratio": m["mask_ratio"], "lambda_cls": m["lambda_cls"],
+                           "target_norm": m["target_norm"], "drop_path": m["drop_path"],
+                           "grad_checkpointing": m["grad_checkpointing"], "decoder_keep_ratio": m["decoder_keep_ratio"],
+                           **new["loss"]}
+    torch.save(old, tmp_path / "old.pt")
+    a = model_from_checkpoint(read_checkpoint(out / "best.pt"), with_decoder=True)
+    b = model_from_checkpoint(read_checkpoint(tmp_path / "old.pt"), with_decoder=True)
+    assert b.class_weights.tolist() == a.class_weights.tolist() == [2.0] + [1.0] * 9
+    assert (b.mode, b.mask_ratio, b.label_smoothing) == (a.mode, a.mask_ratio, a.label_smoothing)
+    assert evaluate_checkpoint(tmp_path / "old.pt", device="cpu") == evaluate_checkpoint(out / "best.pt", device="cpu")
+
+
 def test_interrupted_and_resumed_run_matches_uninterrupted(idx_data, tmp_path):
     full = train(load_config(overrides=tiny_cfg(idx_data, tmp_path / "full")))
     # Stop after the first epoch (the schedule still spans all 3), then resume.

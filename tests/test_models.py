@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from deepfake_ssat.configschema import ConfigError
 from deepfake_ssat.models import MODES, create_model, get_spec, list_models
 
 SMALL = ["test_vit", "test_videomae"]
@@ -32,7 +33,8 @@ def test_every_registered_model_forwards_on_its_input_shape(name):
 @pytest.mark.parametrize("name", SMALL)
 @pytest.mark.parametrize("mode", MODES)
 def test_every_trainable_parameter_gets_a_gradient(name, mode):
-    model = create_model(name, mode=mode, num_classes=2, drop_path=0.1).train()
+    init = "pretrain.pt" if mode == "finetune" else None  # a finetune config names its weights (not loaded here)
+    model = create_model(name, mode=mode, num_classes=2, drop_path=0.1, init=init).train()
     out = model(_input(name, 3), torch.tensor([0, 1, 1]))
     out["loss"].backward()
     no_grad = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
@@ -43,7 +45,7 @@ def test_every_trainable_parameter_gets_a_gradient(name, mode):
 @pytest.mark.parametrize("name", SMALL)
 def test_scratch_and_finetune_build_no_decoder_and_pretrain_no_head(name):
     assert create_model(name, mode="scratch").decoder is None
-    assert create_model(name, mode="finetune").decoder is None
+    assert create_model(name, mode="finetune", init="pretrain.pt").decoder is None
     pre = create_model(name, mode="pretrain")
     assert pre.decoder is not None and not isinstance(pre.encoder.head, torch.nn.Linear)
     out = pre(_input(name), torch.tensor([0, 1]))
@@ -110,8 +112,8 @@ def test_reconstruction_pass_can_take_its_own_input():
 
 def test_gradient_checkpointing_gives_same_gradients():
     torch.manual_seed(0)
-    a = create_model("test_vit", mode="ssat")
-    b = create_model("test_vit", mode="ssat", grad_checkpointing=True)
+    a = create_model("test_vit", mode="ssat", drop_path=0.0)
+    b = create_model("test_vit", mode="ssat", drop_path=0.0, grad_checkpointing=True)
     b.load_state_dict(a.state_dict())
     x, y = _input("test_vit"), torch.tensor([0, 1])
     mask = a.sample_mask(2)
@@ -127,13 +129,34 @@ def test_attention_uses_sdpa():
 
 
 def test_bad_options_are_rejected_with_names():
-    with pytest.raises(KeyError, match="unknown model"):
+    """create_model checks its options as the config does: the same messages, naming the key."""
+    with pytest.raises(ConfigError, match="model.name: unknown model 'vit_huge'"):
         create_model("vit_huge")
-    with pytest.raises(TypeError, match="tubelett"):
-        create_model("test_vit", tubelett=2)
-    with pytest.raises(ValueError, match="mask_ratio"):
+    with pytest.raises(ConfigError, match="unknown config key 'model.mask_ratoi' \\(did you mean 'model.mask_ratio'"):
+        create_model("test_vit", mask_ratoi=0.5)
+    with pytest.raises(ConfigError, match="unknown config key 'model.tubelet'"):  # not a model option
+        create_model("test_vit", tubelet=2)
+    with pytest.raises(ConfigError, match=r"model.mask_ratio: must be in \(0, 1\), got 1.0"):
         create_model("test_vit", mask_ratio=1.0)
-    with pytest.raises(ValueError, match="lambda_cls"):
+    with pytest.raises(ConfigError, match="model.lambda_cls"):
         create_model("test_vit", lambda_cls=1.5)
     with pytest.raises(ValueError, match="tile"):
         create_model("test_videomae", num_frames=5)
+
+
+def test_mask_ratio_is_declared_and_checked_in_one_place(tmp_path, capsys):
+    """`--mask` crosses CLI → config → model → masking with the config's check alone: the flag is the
+    config key, a bad value stops before any model exists, and the model and the masks read the value
+    the config holds."""
+    from deepfake_ssat.cli import main
+    from deepfake_ssat.config import load_config
+
+    assert main(["train", "--dataset", "cifar10", "--mask", "1.2", "--output", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == "error: model.mask_ratio: must be in (0, 1), got 1.2"
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+    cfg = load_config(overrides=["model.name=test_videomae", ("model.mask_ratio", "0.9")])
+    model = create_model(cfg.model)
+    mask = model.sample_mask(2)
+    per_slot = model.encoder.num_patches // model.encoder.grid[0]
+    assert model.mask_ratio == cfg.model.mask_ratio == 0.9
+    assert mask.masked.shape[1] == model.encoder.grid[0] * int(0.9 * per_slot)

@@ -56,7 +56,7 @@ def test_train_then_evaluate_writes_predictions_and_metrics(dfdc_faces, tmp_path
     dc = ckpt["data_config"]
     assert dc["num_frames"] == 4 and dc["class_names"] == ["real", "fake"] and 0.0 <= dc["threshold"] <= 1.0
     assert dc["faces"]["size"] == 64 and dc["faces"]["margin"] == 1.3
-    assert ckpt["model_kwargs"]["class_weights"][1] == 1.0  # weight w on the real class only
+    assert ckpt["loss"]["class_weights"][1] == 1.0  # weight w on the real class only
     assert "auc" in summary["test_best"]
 
     rc = main(["eval", "--checkpoint", str(out / "best.pt"), "--out", str(tmp_path / "eval"), "--device", "cpu"])

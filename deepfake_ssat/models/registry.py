@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .spec import ArchSpec
 from .ssat import SSATModel
 
-_REGISTRY: dict[str, Callable[[], ArchSpec]] = {}
+if TYPE_CHECKING:
+    from ..config import ModelConfig
 
-# Keyword arguments of SSATModel that create_model passes through; everything else must be an
-# ArchSpec field.
-_MODEL_KWARGS = {
-    "mode", "num_classes", "mask_ratio", "lambda_cls", "target_norm", "drop_path", "grad_checkpointing",
-    "decoder_keep_ratio", "label_smoothing", "class_weights",
-}
+_REGISTRY: dict[str, Callable[[], ArchSpec]] = {}
 
 
 def register_model(fn: Callable[[], ArchSpec]) -> Callable[[], ArchSpec]:
@@ -41,13 +38,37 @@ def get_spec(name: str, **overrides) -> ArchSpec:
     return spec
 
 
-def create_model(name: str, **kwargs) -> SSATModel:
-    """Build a registered model. ``kwargs`` mix SSAT options (mode, mask_ratio, …) and ArchSpec
-    overrides (img_size, patch_size, num_frames, decoder_depth, …); ``None`` values keep defaults."""
-    model_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _MODEL_KWARGS}
-    model_kwargs = {k: v for k, v in model_kwargs.items() if v is not None}
-    spec = get_spec(name, **kwargs)
-    return SSATModel(spec, **model_kwargs)
+def arch_overrides(cfg: ModelConfig) -> dict[str, Any]:
+    """The fields of the model config that override the registered architecture (those that are also
+    ArchSpec fields: img_size, patch_size, num_frames, decoder_depth, …), without the unset (null) ones."""
+    arch = {f.name for f in dataclasses.fields(ArchSpec)}
+    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
+            if f.name in arch and getattr(cfg, f.name) is not None}
+
+
+def create_model(model: str | ModelConfig, *, num_classes: int = 2, mean: Sequence[float] | None = None,
+                 std: Sequence[float] | None = None, class_weights: Sequence[float] | None = None,
+                 label_smoothing: float = 0.0, **options: Any) -> SSATModel:
+    """Build a model from its config section, the one declaration of every model option.
+
+    ``model`` is a ``ModelConfig`` (validated, as ``load_config`` returns it), or a registered name
+    with ``options`` = ModelConfig fields (``mode``, ``mask_ratio``, ``img_size``, …), checked exactly as
+    ``--set model.KEY=VALUE`` is. The remaining arguments come from the data and the loss: classes,
+    input statistics (default: the architecture's), class weights and label smoothing.
+    """
+    from ..config import ModelConfig
+    from ..configschema import from_dict
+
+    if isinstance(model, str):
+        cfg = from_dict(ModelConfig, {"name": model, **options}, prefix="model.")
+    elif options:
+        raise TypeError(f"create_model: options {sorted(options)} given with a ModelConfig; set them in it")
+    else:
+        cfg = model
+    stats = {k: tuple(v) for k, v in (("mean", mean), ("std", std)) if v is not None}
+    spec = get_spec(cfg.name, **arch_overrides(cfg), **stats)
+    return SSATModel(spec, cfg, num_classes=num_classes, class_weights=class_weights,
+                     label_smoothing=label_smoothing)
 
 
 def _image(embed_dim: int, num_heads: int, depth: int = 12) -> ArchSpec:

@@ -14,66 +14,62 @@ Inference (no target) runs the encoder on the full input only; the decoder is ne
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, get_args
 
 import torch
 import torch.nn as nn
 
+from ..config import Mode
 from ..losses import TargetNorm, classification_loss, reconstruction_loss, reconstruction_target, ssat_loss
 from ..masking import Mask, random_mask, subsample_masked, tube_mask
 from .decoder import MAEDecoder
 from .encoder import build_encoder
 from .spec import ArchSpec
 
-Mode = Literal["scratch", "ssat", "pretrain", "finetune"]
-MODES: tuple[str, ...] = ("scratch", "ssat", "pretrain", "finetune")
+if TYPE_CHECKING:
+    from ..config import ModelConfig
+
+MODES: tuple[str, ...] = get_args(Mode)
 
 
 class SSATModel(nn.Module):
+    """``spec``: the architecture; ``cfg``: the ``model`` section of the config, whose fields are the one
+    declaration (and ``ModelConfig.validate`` the one check) of the SSAT options read here. Build it with
+    ``create_model``, which validates a section given by name and options."""
+
     def __init__(
         self,
         spec: ArchSpec,
-        mode: Mode = "ssat",
+        cfg: ModelConfig,
         num_classes: int = 2,
-        mask_ratio: float = 0.75,
-        lambda_cls: float = 0.1,
-        target_norm: TargetNorm | Literal["auto"] = "auto",
-        drop_path: float = 0.0,
-        grad_checkpointing: bool = False,
-        decoder_keep_ratio: float = 1.0,
+        class_weights: Sequence[float] | None = None,
         label_smoothing: float = 0.0,
-        class_weights: list[float] | None = None,
     ):
         super().__init__()
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-        if not 0.0 < mask_ratio < 1.0:
-            raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
-        if not 0.0 <= lambda_cls <= 1.0:
-            raise ValueError(f"lambda_cls must be in [0, 1], got {lambda_cls}")
-        if not 0.0 < decoder_keep_ratio <= 1.0:
-            raise ValueError(f"decoder_keep_ratio must be in (0, 1], got {decoder_keep_ratio}")
         if class_weights is not None and len(class_weights) != num_classes:
             raise ValueError(f"class_weights has {len(class_weights)} entries for {num_classes} classes")
         self.spec = spec
-        self.mode = mode
-        self.num_classes = num_classes if mode != "pretrain" else 0
-        self.mask_ratio = mask_ratio
-        self.lambda_cls = lambda_cls
+        self.mode: Mode = cfg.mode
+        self.num_classes = num_classes if cfg.mode != "pretrain" else 0
+        self.mask_ratio = cfg.mask_ratio
+        self.lambda_cls = cfg.lambda_cls
+        target_norm = cfg.target_norm
         if target_norm == "auto":
             target_norm = "per_channel" if spec.kind == "video" else "norm_pix"
         self.target_norm: TargetNorm = target_norm
-        self.decoder_keep_ratio = decoder_keep_ratio
+        self.decoder_keep_ratio = cfg.decoder_keep_ratio
         self.label_smoothing = label_smoothing
         self.register_buffer(
             "class_weights",
             torch.tensor(class_weights, dtype=torch.float32) if class_weights is not None else None,
             persistent=False,
         )
-        self.encoder = build_encoder(spec, self.num_classes, drop_path=drop_path, grad_checkpointing=grad_checkpointing)
+        self.encoder = build_encoder(spec, self.num_classes, drop_path=cfg.drop_path,
+                                     grad_checkpointing=cfg.grad_checkpointing)
         self.decoder = (
             MAEDecoder(self.encoder, spec.decoder_depth, spec.decoder_dim, spec.decoder_heads)
-            if mode in ("ssat", "pretrain")
+            if cfg.mode in ("ssat", "pretrain")
             else None
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import math
@@ -209,6 +210,8 @@ def write_sample_dataset(
             "original": None if job.method is None else real_path[job.target],
             "donor": None if job.donor is None else real_path[job.donor],
             "source": specs[job.target].source.name,
+            # what was handed to the encoder: equal for equal arguments and seed (the H.264 bytes need not be)
+            "frames_sha1": hashlib.sha1(np.stack(clip).tobytes()).hexdigest(),
         }
 
     if layout == "dfdc":
