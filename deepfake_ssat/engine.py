@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from .checkpoint import save_checkpoint
@@ -29,25 +29,19 @@ from .data.sampler import EpochSampler
 from .models import SSATModel
 from .runtime import Runtime, rng_state, seed_everything, set_rng_state
 
+if TYPE_CHECKING:
+    from .tasks import Task
+
 log = logging.getLogger(__name__)
 
 # Validation metrics where lower is better; every other metric is maximised.
 LOWER_IS_BETTER = {"loss", "log_loss", "loss_rec", "eer"}
 
 
-class Task(Protocol):
-    """What the engine needs from a dataset family (images, face-track clips)."""
-
-    train_set: Dataset
-    val_set: Dataset
-    num_classes: int
-
-    def collate(self, batch: list) -> tuple[torch.Tensor, torch.Tensor]: ...
-
-    def evaluate(self, model: SSATModel, dataset: Dataset, runtime: Runtime, batch_size: int,
-                 num_workers: int) -> dict[str, float]: ...
-
-    def checkpoint_extras(self) -> dict[str, Any]: ...
+def selection_metric(cfg: Config) -> str:
+    """The validation metric that picks `best`: ``eval.metric``, except that a ``pretrain`` run has no
+    classifier and is selected by its reconstruction loss."""
+    return "loss_rec" if cfg.model.mode == "pretrain" else cfg.eval.metric
 
 
 @dataclass
@@ -57,6 +51,7 @@ class TrainState:
     batch_in_epoch: int = 0  # batches of `epoch` already consumed (mid-epoch checkpoints)
     best_metric: float | None = None
     best_epoch: int | None = None
+    threshold: float | None = None  # decision threshold of the latest validation (video), stored with weights
     wall_time: float = 0.0  # seconds spent training, summed over resumes
     history: list[dict[str, float]] = field(default_factory=list)
 
@@ -143,7 +138,8 @@ def checkpoint_payload(ctx: FitContext, metrics: dict[str, float] | None, full: 
         "arch": model.spec.to_dict(),
         "loss": ctx.loss,
         "config": to_dict(ctx.cfg),
-        "data_config": {**model.data_config(), **ctx.task.checkpoint_extras()},
+        "data_config": {**model.data_config(), **ctx.task.checkpoint_extras(),
+                        **({"threshold": ctx.state.threshold} if ctx.state.threshold is not None else {})},
         "metrics": metrics or {},
         "state": asdict(ctx.state),
     }
@@ -178,9 +174,9 @@ def fit(ctx: FitContext, resumed_rng: bool = False) -> TrainState:
     """Run the remaining epochs of ``ctx.state``; writes last / best checkpoints and metrics.jsonl."""
     cfg, rt, state = ctx.cfg, ctx.runtime, ctx.state
     tcfg = cfg.train
-    metric = cfg.eval.metric
+    metric = selection_metric(cfg)
     sampler = EpochSampler(len(ctx.task.train_set), rt.rank, rt.world_size, shuffle=True, seed=tcfg.seed,
-                           weights=getattr(ctx.task, "sample_weights", None))
+                           weights=ctx.task.sample_weights)
     batches_per_epoch = sampler.per_rank // tcfg.batch_size
     if batches_per_epoch == 0:
         raise ValueError(f"training set too small for batch size {tcfg.batch_size} × {rt.world_size} processes")
@@ -250,7 +246,9 @@ def fit(ctx: FitContext, resumed_rng: bool = False) -> TrainState:
         last_epoch = state.epoch + 1 >= tcfg.epochs or stop
         val: dict[str, float] = {}
         if (epoch + 1) % cfg.eval.every_epochs == 0 or last_epoch:
-            val = ctx.task.evaluate(unwrap(ctx.model), ctx.task.val_set, rt, cfg.eval.batch_size, cfg.data.num_workers)
+            result = ctx.task.evaluate(unwrap(ctx.model), ctx.task.val_set, rt, cfg.eval.batch_size,
+                                       cfg.data.num_workers)
+            val, state.threshold = result.metrics, result.threshold
             row.update({f"val_{k}": v for k, v in val.items()})
         state.epoch += 1
         state.batch_in_epoch = 0

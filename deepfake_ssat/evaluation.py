@@ -1,18 +1,53 @@
-"""Video-level evaluation reports: metrics overall and per manipulation method, a predictions
-CSV (one row per video) and a metrics JSON."""
+"""Video-level evaluation: segment scores (the one loop that runs a classifier over segments, for
+evaluation and for single-video inference alike), reports overall and per manipulation method, a
+predictions CSV (one row per video) and a metrics JSON."""
 
 from __future__ import annotations
 
 import csv
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from .data.sampler import EpochSampler
+from .data.video import collate_segments
 from .metrics import binary_metrics
+from .models import SSATModel
+from .runtime import Runtime
 from .tables import markdown_table
 
 log = logging.getLogger(__name__)
+
+
+@torch.no_grad()
+def score_segments(model: SSATModel, dataset: Dataset, runtime: Runtime, batch_size: int, num_workers: int = 0,
+                   fake_index: int = 1, progress: Callable[[float], None] | None = None,
+                   ) -> tuple[list[float], list[int]]:
+    """Fake probability (softmax, class ``fake_index``) of every segment of a ``SegmentDataset`` and its
+    track index, gathered over ranks. ``progress(fraction)`` is called after each batch."""
+    model.eval()
+    sampler = EpochSampler(len(dataset), runtime.rank, runtime.world_size, shuffle=False, pad=False)
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
+                        collate_fn=collate_segments)
+    probs: list[float] = []
+    tracks: list[int] = []
+    done = 0
+    for x, _, t in tqdm(loader, desc="segments", leave=False, disable=not runtime.is_main or None):
+        with runtime.autocast():
+            logits = model(x.to(runtime.device))["logits"].float()
+        probs.extend(logits.softmax(1)[:, fake_index].cpu().tolist())
+        tracks.extend(t.tolist())
+        done += len(t)
+        if progress is not None:
+            progress(done / max(len(sampler), 1))
+    gathered = runtime.gather_objects((probs, tracks))
+    return [p for g in gathered for p in g[0]], [t for g in gathered for t in g[1]]
 
 METRIC_COLUMNS = ("n", "acc", "acc_at_threshold", "auc", "log_loss", "ap", "eer", "tpr_at_fpr1")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import torch
@@ -47,6 +48,31 @@ def reconstruction_target(patches: torch.Tensor, norm: TargetNorm) -> torch.Tens
         return ((x - mean) / (std + 1e-6)).flatten(2)
     if norm in ("none", "input"):
         return x.flatten(2)
+    raise ValueError(f"unknown target normalisation {norm!r}")
+
+
+def target_to_pixels(pred: torch.Tensor, pixels: torch.Tensor, norm: TargetNorm,
+                     mean: Sequence[float] = (), std: Sequence[float] = ()) -> torch.Tensor:
+    """The inverse of ``reconstruction_target`` for predicted tokens, for showing them as pixels.
+
+    pred: (B, M, N·C) in target space; pixels: (B, M, N, C) the true pixels of those tokens, whose own
+    statistics undo ``norm_pix`` / ``per_channel`` (so a picture shows the structure the decoder got,
+    not brightness it was given); ``mean``/``std``: the input normalisation, which ``input`` undoes.
+    Returns (B, M, N, C) pixels.
+    """
+    x = pixels.float()
+    p = pred.float().view(x.shape)
+    if norm == "norm_pix":
+        flat = x.flatten(2)
+        mean_t, var = flat.mean(dim=-1, keepdim=True), flat.var(dim=-1, keepdim=True)
+        return (p.flatten(2) * (var + 1e-6).sqrt() + mean_t).view(x.shape)
+    if norm == "per_channel":
+        mean_t, std_t = x.mean(dim=-2, keepdim=True), x.var(dim=-2, keepdim=True).sqrt()
+        return p * (std_t + 1e-6) + mean_t
+    if norm == "input":
+        return p * torch.tensor(std, device=p.device) + torch.tensor(mean, device=p.device)
+    if norm == "none":
+        return p
     raise ValueError(f"unknown target normalisation {norm!r}")
 
 

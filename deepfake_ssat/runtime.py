@@ -83,6 +83,13 @@ def resolve_amp_dtype(precision: str, device: torch.device) -> torch.dtype | Non
     return None
 
 
+def local_runtime(device: str = "auto", precision: str = "auto") -> Runtime:
+    """One process and no process group (single-video inference), with the same device and precision
+    rules as training and evaluation."""
+    dev = resolve_device(device)
+    return Runtime(dev, amp_dtype=resolve_amp_dtype(precision, dev))
+
+
 def setup_runtime(device: str = "auto", precision: str = "auto") -> Runtime:
     """Join the torchrun process group when launched by torchrun (RANK/WORLD_SIZE set)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))

@@ -1,11 +1,18 @@
-"""Dataset families the engine can train on. Each task builds its splits, collates batches and
-validates a model; the engine stays the same for images and video."""
+"""Dataset families the engine can train on, behind one written contract (``Task``).
+
+A task builds its splits, collates batches, evaluates a model and says what a checkpoint must carry
+about its data; the engine, ``train`` and ``evaluate_checkpoint`` use nothing else of it, so images
+and video share them. The decision threshold of real/fake video is an explicit value: evaluation
+without one chooses it on the data it is given (validation) and returns it in ``Evaluation``; the
+engine stores it in the checkpoint; test evaluation and inference pass it back in.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -23,11 +30,60 @@ from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 
+SPLITS = ("train", "val", "test")
 
+
+@dataclass
+class Evaluation:
+    """Metrics of one evaluation and the decision threshold they used (None: argmax, images)."""
+
+    metrics: dict[str, float]
+    threshold: float | None = None
+
+
+@runtime_checkable
+class Task(Protocol):
+    """Everything the engine, ``train`` and ``evaluate_checkpoint`` use of a dataset family."""
+
+    kind: Literal["image", "video"]
+    num_classes: int
+    class_names: list[str]
+    mean: tuple[float, ...]  # input normalisation the model is built with
+    std: tuple[float, ...]
+    train_set: Dataset
+    val_set: Dataset  # selects the `best` checkpoint (and, for video, the decision threshold)
+    test_set: Dataset | None  # evaluated at the end of training; None when the data has no test split
+    sample_weights: torch.Tensor | None  # per training item, for a weighted sampler; None = uniform
+
+    def collate(self, batch: list) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def class_weights(self, real_weight: float | str | None) -> list[float] | None:
+        """The class weights of ``train.real_weight`` (video); ValueError where it does not apply."""
+
+    def split_set(self, split: str, methods: list[str] | None = None) -> Dataset:
+        """The evaluation dataset of a whole split (video: of these methods only)."""
+
+    def evaluate(self, model: SSATModel, dataset: Dataset, runtime: Runtime, batch_size: int, num_workers: int,
+                 threshold: float | None = None) -> Evaluation:
+        """Metrics on ``dataset``. Without ``threshold``, video chooses it on this data and returns it."""
+
+    def report(self, model: SSATModel, split: str, runtime: Runtime, batch_size: int, num_workers: int,
+               threshold: float | None, methods: list[str] | None = None,
+               out_dir: Path | None = None) -> dict[str, Any]:
+        """``{"overall": metrics, ...}`` of a whole split (video: per method, unscored videos; files)."""
+
+    def check_checkpoint(self, data_config: dict[str, Any]) -> None:
+        """Refuse data a checkpoint's model cannot read the way it was trained (ValueError)."""
+
+    def checkpoint_extras(self) -> dict[str, Any]:
+        """What inference needs to know about this data, stored in every checkpoint's data config."""
+
+
+# --------------------------------------------------------------------------------------------- images
 class ImageTask:
     """Image classification (the paper's image experiments)."""
 
-    kind = "image"
+    kind: Literal["image"] = "image"
 
     def __init__(self, cfg: Config, img_size: int):
         splits = build_image_datasets(cfg.data, img_size)
@@ -35,17 +91,26 @@ class ImageTask:
         self.num_classes = splits.num_classes
         self.class_names = splits.class_names
         self.mean, self.std = normalisation(cfg.data)
+        self.sample_weights = None
         self.dataset = cfg.data.dataset
 
     def collate(self, batch: list) -> tuple[torch.Tensor, torch.Tensor]:
         return collate_images(batch)
 
+    def class_weights(self, real_weight: float | str | None) -> list[float] | None:
+        if real_weight is not None:
+            raise ValueError("train.real_weight applies to real/fake video datasets; use train.class_weights")
+        return None
+
     def checkpoint_extras(self) -> dict[str, Any]:
         return {"dataset": self.dataset, "class_names": self.class_names}
 
+    def check_checkpoint(self, data_config: dict[str, Any]) -> None:
+        return None  # the class count is checked for every task by evaluate_checkpoint
+
     @torch.no_grad()
-    def evaluate(self, model: SSATModel, dataset: Dataset, runtime: Runtime, batch_size: int,
-                 num_workers: int) -> dict[str, float]:
+    def evaluate(self, model: SSATModel, dataset: Dataset, runtime: Runtime, batch_size: int, num_workers: int,
+                 threshold: float | None = None) -> Evaluation:
         """Top-1 accuracy, cross-entropy and (with a decoder) reconstruction loss, summed over ranks."""
         model.eval()
         sampler = EpochSampler(len(dataset), runtime.rank, runtime.world_size, shuffle=False, pad=False)
@@ -70,9 +135,23 @@ class ImageTask:
         metrics = {"loss_rec": totals[2].item() / n} if model.uses_reconstruction else {}
         if model.uses_classifier:
             metrics.update(top1=100.0 * totals[0].item() / n, loss=totals[1].item() / n)
-        return metrics
+        return Evaluation(metrics)
+
+    def split_set(self, split: str, methods: list[str] | None = None) -> Dataset:
+        if methods:
+            raise ValueError("--methods selects manipulation methods of a video dataset; this is an image dataset")
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+        return {"train": self.train_set, "val": self.val_set, "test": self.test_set}[split]
+
+    def report(self, model: SSATModel, split: str, runtime: Runtime, batch_size: int, num_workers: int,
+               threshold: float | None, methods: list[str] | None = None,
+               out_dir: Path | None = None) -> dict[str, Any]:
+        dataset = self.split_set(split, methods)
+        return {"overall": self.evaluate(model, dataset, runtime, batch_size, num_workers).metrics}
 
 
+# --------------------------------------------------------------------------------------------- video
 VIDEO_DATASETS = ("dfdc", "ffpp", "folder")
 
 
@@ -109,13 +188,13 @@ def load_video_manifest(cfg: Config) -> tuple[list[dict], Path]:
 class VideoTask:
     """Real/fake classification of face-track clips (DFDC, FF++, folders of videos)."""
 
-    kind = "video"
+    kind: Literal["video"] = "video"
 
     def __init__(self, cfg: Config, spec_num_frames: int, img_size: int, mean, std):
         from preprocessing.manifest import read_settings
 
         from .data.augment import build_clip_augment
-        from .data.video import ClipDataset, SegmentDataset, select_tracks, unusable_videos
+        from .data.video import ClipDataset, select_tracks
 
         self.cfg = cfg
         rows, path = load_video_manifest(cfg)
@@ -127,18 +206,12 @@ class VideoTask:
         self.num_frames = spec_num_frames
         self.img_size = img_size
         d = cfg.data
-        methods = d.methods
-        train_rows = select_tracks(rows, "train", methods)
-        val_rows = select_tracks(rows, "val", methods)
-        common = dict(root=self.root, num_frames=spec_num_frames, stride=d.clip_stride, size=img_size,
-                      mean=self.mean, std=self.std)
-        self.train_set = ClipDataset(train_rows, augment=build_clip_augment(d.augment, img_size), **common)
-        self.val_set = SegmentDataset(val_rows, segment_step=d.segment_step, **common)
+        train_rows = select_tracks(rows, "train", d.methods)
+        self.train_set = ClipDataset(train_rows, augment=build_clip_augment(d.augment, img_size), **self._common())
+        self.val_set = self._segments(select_tracks(rows, "val", d.methods))
         self._check_clip_size(train_rows[0])  # after the datasets checked that every clip file exists
-        self._segment_dataset = lambda split_rows: SegmentDataset(split_rows, segment_step=d.segment_step, **common)
-        self._select, self._unusable = select_tracks, unusable_videos
         # Test reals and fakes of every method (cross-manipulation tests a held-out method here).
-        self.test_set = (self._segment_dataset(select_tracks(rows, "test", None))
+        self.test_set = (self._segments(select_tracks(rows, "test", None))
                          if any(r["split"] == "test" and r["status"] == "ok" for r in rows) else None)
         labels = np.asarray(self.train_set.labels)
         n_real, n_fake = int((labels == 0).sum()), int((labels == 1).sum())
@@ -148,11 +221,19 @@ class VideoTask:
         self.sample_weights = None
         if d.balanced_sampler and n_real and n_fake:
             self.sample_weights = torch.tensor(np.where(labels == 0, 0.5 / n_real, 0.5 / n_fake))
-        self.threshold = 0.5
-        settings = read_settings(self.root) or {}
-        self.faces = settings.get("faces")  # how preprocessing cropped them, so inference crops alike
+        # How preprocessing cropped and stored the faces, so inference crops and stores them alike.
+        self.settings = read_settings(self.root) or {}
         log.info("video data %s: %d train tracks (%d real / %d fake), %d val tracks, %d val segments", path,
-                 len(train_rows), n_real, n_fake, len(val_rows), len(self.val_set))
+                 len(train_rows), n_real, n_fake, len(self.val_set.rows), len(self.val_set))
+
+    def _common(self) -> dict[str, Any]:
+        return dict(root=self.root, num_frames=self.num_frames, stride=self.cfg.data.clip_stride, size=self.img_size,
+                    mean=self.mean, std=self.std)
+
+    def _segments(self, rows: list[dict]):
+        from .data.video import SegmentDataset
+
+        return SegmentDataset(rows, segment_step=self.cfg.data.segment_step, **self._common())
 
     def _check_clip_size(self, row: dict) -> None:
         from preprocessing.clips import read_clip
@@ -163,7 +244,7 @@ class VideoTask:
                 f"stored face crops are {clip.shape[1]}px but the model takes {self.img_size}px: "
                 "preprocess with a larger --size or use a model with a smaller img_size")
 
-    def class_weights(self, real_weight) -> list[float] | None:
+    def class_weights(self, real_weight: float | str | None) -> list[float] | None:
         if real_weight is None:
             return None
         if real_weight == "auto":
@@ -174,65 +255,75 @@ class VideoTask:
             return [w, 1.0]
         return [float(real_weight), 1.0]
 
-    def split_set(self, split: str, methods: list[str] | None = None):
-        return self._segment_dataset(self._select(self.rows, split, methods))
-
-    def unusable(self, split: str, methods: list[str] | None = None) -> list[dict]:
-        """Videos of the split that gave no face track (reported apart, never scored 0.5)."""
-        return self._unusable(self.rows, split, methods)
-
     def collate(self, batch: list) -> tuple[torch.Tensor, torch.Tensor]:
         from .data.video import collate_clips
 
         return collate_clips(batch)
 
     def checkpoint_extras(self) -> dict[str, Any]:
-        return {"dataset": self.cfg.data.dataset, "class_names": self.class_names, "threshold": self.threshold,
+        return {"dataset": self.cfg.data.dataset, "class_names": self.class_names,
                 "clip_stride": self.cfg.data.clip_stride, "segment_step": self.cfg.data.segment_step,
-                "faces": self.faces}
+                "faces": self.settings.get("faces"), "clip": self.settings.get("clip")}
 
-    @torch.no_grad()
+    def check_checkpoint(self, data_config: dict[str, Any]) -> None:
+        """Refuse data whose face crops were made differently from the checkpoint's training data."""
+        trained, current = data_config.get("faces"), self.settings.get("faces")
+        if not trained or not current:
+            return
+        for key in ("margin", "size"):
+            if trained.get(key) != current.get(key):
+                raise DataMismatchError(
+                    f"the checkpoint was trained on face crops with {key} {trained.get(key)}, but this data has "
+                    f"{current.get(key)}: preprocess it again with --{key} {trained.get(key)}")
+
+    def split_set(self, split: str, methods: list[str] | None = None):
+        from .data.video import select_tracks
+
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+        return self._segments(select_tracks(self.rows, split, methods))
+
     def predict(self, model: SSATModel, dataset, runtime: Runtime, batch_size: int, num_workers: int) -> dict:
         """Fake probability of every segment → per-track mean → per-video max."""
-        from .data.video import collate_segments
+        from .evaluation import score_segments
 
-        model.eval()
-        sampler = EpochSampler(len(dataset), runtime.rank, runtime.world_size, shuffle=False, pad=False)
-        loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-                            collate_fn=collate_segments)
-        probs, tracks = [], []
-        for x, _, t in tqdm(loader, desc="segments", leave=False, disable=not runtime.is_main or None):
-            with runtime.autocast():
-                logits = model(x.to(runtime.device))["logits"].float()
-            probs.extend(logits.softmax(1)[:, 1].cpu().tolist())
-            tracks.extend(t.tolist())
-        gathered = runtime.gather_objects((probs, tracks))
-        probs = [p for g in gathered for p in g[0]]
-        tracks = [t for g in gathered for t in g[1]]
-        per_track = track_scores(probs, tracks)
-        videos = video_scores(per_track, [r["video_id"] for r in dataset.rows])
+        probs, tracks = score_segments(model, dataset, runtime, batch_size, num_workers)
+        videos = video_scores(track_scores(probs, tracks), [r["video_id"] for r in dataset.rows])
         row_of = {r["video_id"]: r for r in dataset.rows}
         for vid, v in videos.items():
             row = row_of[vid]
             v.update(label=row["label"], method=row["method"], split=row["split"])
         return videos
 
-    def evaluate(self, model: SSATModel, dataset, runtime: Runtime, batch_size: int,
-                 num_workers: int) -> dict[str, float]:
+    def evaluate(self, model: SSATModel, dataset, runtime: Runtime, batch_size: int, num_workers: int,
+                 threshold: float | None = None) -> Evaluation:
         videos = self.predict(model, dataset, runtime, batch_size, num_workers)
-        y = [v["label"] for v in videos.values()]
-        s = [v["score"] for v in videos.values()]
-        if dataset is self.val_set:
-            # The decision threshold is chosen on validation only and travels with the checkpoint.
-            self.threshold = threshold_for_best_accuracy(np.asarray(y), np.asarray(s))
-        return binary_metrics(y, s, self.threshold)
+        y = np.asarray([v["label"] for v in videos.values()])
+        s = np.asarray([v["score"] for v in videos.values()])
+        if threshold is None:  # chosen here on validation; it travels with the checkpoint
+            threshold = threshold_for_best_accuracy(y, s)
+        return Evaluation(binary_metrics(y, s, threshold), threshold)
+
+    def report(self, model: SSATModel, split: str, runtime: Runtime, batch_size: int, num_workers: int,
+               threshold: float | None, methods: list[str] | None = None,
+               out_dir: Path | None = None) -> dict[str, Any]:
+        from .data.video import unusable_videos
+        from .evaluation import video_report, write_report
+
+        threshold = 0.5 if threshold is None else threshold
+        videos = self.predict(model, self.split_set(split, methods), runtime, batch_size, num_workers)
+        unscored = unusable_videos(self.rows, split, methods)
+        report = video_report(videos, unscored, threshold)
+        if out_dir is not None and runtime.is_main:
+            write_report(Path(out_dir), report, videos, unscored)
+        return report
 
 
 def is_image_dataset(name: str) -> bool:
     return name in IMAGE_DATASETS
 
 
-def build_task(cfg: Config, spec):
+def build_task(cfg: Config, spec) -> Task:
     """The task for ``cfg.data.dataset``; ``spec`` is the model's ArchSpec (input size, frames, stats)."""
     name = cfg.data.dataset
     if is_image_dataset(name):

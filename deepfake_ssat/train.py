@@ -15,7 +15,7 @@ from torch.nn.parallel import DistributedDataParallel
 from .checkpoint import model_from_checkpoint, read_checkpoint
 from .config import Config, save_config
 from .configschema import from_dict
-from .engine import FitContext, fit, restore
+from .engine import FitContext, fit, restore, selection_metric
 from .models import SSATModel, arch_overrides, create_model, get_spec
 from .models.convert import load_weights
 from .runtime import Runtime, seed_everything, setup_runtime, shutdown
@@ -35,8 +35,6 @@ def build_model(cfg: Config, task, mixup_on: bool) -> tuple[SSATModel, dict[str,
     loss = {"num_classes": task.num_classes, "class_weights": cfg.train.class_weights,
             "label_smoothing": cfg.train.label_smoothing}
     if cfg.train.real_weight is not None:
-        if task.kind != "video":
-            raise ValueError("train.real_weight applies to real/fake video datasets; use train.class_weights")
         loss["class_weights"] = task.class_weights(cfg.train.real_weight)
     if mixup_on:
         loss["label_smoothing"] = 0.0  # timm's Mixup already smooths its soft targets
@@ -108,9 +106,9 @@ def _train(cfg: Config, runtime: Runtime, resume: str | Path | None, task_check=
     mixup = _mixup(cfg, task)
     model, loss = build_model(cfg, task, mixup is not None)
     model.to(runtime.device)
-    if cfg.model.mode == "pretrain" and cfg.eval.metric not in ("loss_rec",):
-        log.info("pretrain mode has no classifier: selecting checkpoints by validation loss_rec")
-        cfg.eval.metric = "loss_rec"
+    metric = selection_metric(cfg)
+    if metric != cfg.eval.metric:
+        log.info("pretrain mode has no classifier: selecting checkpoints by validation %s", metric)
     world_batch = cfg.train.batch_size * runtime.world_size
     steps_per_epoch = max(1, (len(task.train_set) // world_batch) // cfg.train.accum_steps)
     optimizer, scheduler, lr = optimizer_and_schedule(cfg, model, runtime.world_size, steps_per_epoch)
@@ -133,29 +131,26 @@ def _train(cfg: Config, runtime: Runtime, resume: str | Path | None, task_check=
     emissions = carbon.stop() if carbon is not None else None
     summary: dict[str, Any] = {
         "output_dir": str(out_dir), "epochs": state.epoch, "steps": state.step,
-        "best_metric": cfg.eval.metric, "best_value": state.best_metric, "best_epoch": state.best_epoch,
+        "best_metric": metric, "best_value": state.best_metric, "best_epoch": state.best_epoch,
         "wall_time_s": state.wall_time, "device": str(runtime.device), "world_size": runtime.world_size,
         "device_hours": state.wall_time * runtime.world_size / 3600,
         "this_session_s": time.perf_counter() - start,
     }
     if emissions is not None:
         summary["co2_kg_this_session"] = emissions
-    test_set = getattr(task, "test_set", None)
-    if cfg.eval.test_at_end and test_set is not None and (out_dir / "best.pt").is_file():
+    if cfg.eval.test_at_end and task.test_set is not None and (out_dir / "best.pt").is_file():
         runtime.barrier()
         best_ckpt = read_checkpoint(out_dir / "best.pt")
         best = model_from_checkpoint(best_ckpt, with_decoder=model.uses_reconstruction).to(runtime.device)
-        last_threshold = getattr(task, "threshold", None)
-        if last_threshold is not None:  # each checkpoint is tested at its own validation threshold
-            task.threshold = best_ckpt["data_config"].get("threshold", 0.5)
-        summary["test_best"] = task.evaluate(best, test_set, runtime, cfg.eval.batch_size, cfg.data.num_workers)
-        if last_threshold is not None:
-            task.threshold = last_threshold
+        bs, nw = cfg.eval.batch_size, cfg.data.num_workers
+        # each checkpoint is tested at its own validation threshold
+        summary["test_best"] = task.evaluate(best, task.test_set, runtime, bs, nw,
+                                             threshold=best_ckpt["data_config"].get("threshold")).metrics
         if state.best_epoch == state.epoch:  # best.pt holds the final weights: the same numbers
             summary["test_last"] = dict(summary["test_best"])
         else:
-            summary["test_last"] = task.evaluate(model, test_set, runtime, cfg.eval.batch_size,
-                                                 cfg.data.num_workers)
+            summary["test_last"] = task.evaluate(model, task.test_set, runtime, bs, nw,
+                                                 threshold=state.threshold).metrics
     if runtime.is_main:
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
         log.info("done: %s", json.dumps({k: v for k, v in summary.items() if k.startswith(("best", "test"))}))
@@ -173,18 +168,6 @@ def _carbon_tracker(out_dir: Path):
     return tracker
 
 
-def check_data_agrees(ckpt_data: dict[str, Any], task) -> None:
-    """Refuse data whose face crops were made differently from the checkpoint's training data."""
-    trained, current = ckpt_data.get("faces"), getattr(task, "faces", None)
-    if not trained or not current:
-        return
-    for key in ("margin", "size"):
-        if trained.get(key) != current.get(key):
-            raise ValueError(
-                f"the checkpoint was trained on face crops with {key} {trained.get(key)}, but this data has "
-                f"{current.get(key)}: preprocess it again with --{key} {trained.get(key)}")
-
-
 def evaluate_checkpoint(path: str | Path, split: str = "test", overrides: dict[str, Any] | None = None,
                         device: str = "auto", methods: list[str] | None = None,
                         out_dir: str | Path | None = None) -> dict[str, Any]:
@@ -194,28 +177,19 @@ def evaluate_checkpoint(path: str | Path, split: str = "test", overrides: dict[s
     and with ``out_dir`` writes predictions.csv and metrics.json there.
     """
     from .configschema import merge
-    from .evaluation import video_report, write_report
 
     ckpt = read_checkpoint(path)
     cfg = from_dict(Config, merge(ckpt["config"], overrides or {}))
-    runtime = setup_runtime(device, "auto" if device != "cpu" else "fp32")
+    runtime = setup_runtime(device, "auto")
     try:
         model = model_from_checkpoint(ckpt, with_decoder=False).to(runtime.device)
         task = build_task(cfg, model.spec)
         if task.num_classes != model.num_classes:
             raise ValueError(f"checkpoint has {model.num_classes} classes but dataset {cfg.data.dataset} has "
                              f"{task.num_classes}: it was trained on another dataset")
-        bs, nw = cfg.eval.batch_size, cfg.data.num_workers
-        if task.kind == "video":
-            check_data_agrees(ckpt["data_config"], task)
-            task.threshold = ckpt["data_config"].get("threshold", 0.5)
-            dataset = task.split_set(split, methods)
-            videos = task.predict(model, dataset, runtime, bs, nw)
-            report = video_report(videos, task.unusable(split, methods), task.threshold)
-            if out_dir is not None and runtime.is_main:
-                write_report(Path(out_dir), report, videos, task.unusable(split, methods))
-            return report
-        dataset = {"train": task.train_set, "val": task.val_set, "test": task.test_set}[split]
-        return {"overall": task.evaluate(model, dataset, runtime, bs, nw)}
+        task.check_checkpoint(ckpt["data_config"])
+        return task.report(model, split, runtime, cfg.eval.batch_size, cfg.data.num_workers,
+                           threshold=ckpt["data_config"].get("threshold"), methods=methods,
+                           out_dir=Path(out_dir) if out_dir is not None else None)
     finally:
         shutdown(runtime)

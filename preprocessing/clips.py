@@ -57,6 +57,12 @@ def write_clip(path: str | Path, frames: np.ndarray, quality: int = 95, subsampl
     return path.stat().st_size
 
 
+def as_stored(frames: np.ndarray, quality: int = 95, subsampling: str = "444") -> np.ndarray:
+    """(T, H, W, 3) frames as a clip written with these settings gives them back (JPEG there and back),
+    so single-video inference sees faces exactly as training read them from disk."""
+    return np.stack([decode_jpeg(encode_jpeg(f, quality, subsampling)) for f in frames])
+
+
 def clip_length(path: str | Path) -> int:
     """Number of frames in the clip."""
     with zipfile.ZipFile(path) as zf:

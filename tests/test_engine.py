@@ -148,9 +148,11 @@ def test_torchrun_two_processes_train_and_write_one_checkpoint(idx_data, tmp_pat
 
 @pytest.mark.parametrize("mode", ["scratch", "pretrain"])
 def test_other_modes_train(idx_data, tmp_path, mode):
-    summary = train(load_config(overrides=tiny_cfg(idx_data, tmp_path / mode, **{"train.epochs": 1,
-                                                                                 "model.mode": mode})))
+    cfg = load_config(overrides=tiny_cfg(idx_data, tmp_path / mode, **{"train.epochs": 1, "model.mode": mode}))
+    summary = train(cfg)
     assert summary["best_metric"] == ("loss_rec" if mode == "pretrain" else "top1")
+    # pretrain selects by loss_rec without rewriting the validated config, in memory or on disk
+    assert cfg.eval.metric == load_config(tmp_path / mode / "config.yaml").eval.metric == "top1"
 
 
 def test_finetune_from_pretrain_checkpoint(idx_data, tmp_path):

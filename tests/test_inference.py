@@ -104,27 +104,30 @@ def test_segment_cap_covers_the_whole_track_and_says_so(ckpt, media):
     assert not any("max_segments_per_track" in n for n in full.notes)
 
 
-def test_scores_agree_with_evaluation_of_the_preprocessed_video(ckpt, predictor):
-    """The demo sees a video as evaluation does: same faces, same segments, same score (up to the JPEG clips)."""
-    import torch
-
-    from deepfake_ssat.checkpoint import model_from_checkpoint, read_checkpoint
-    from deepfake_ssat.config import load_config
-    from deepfake_ssat.runtime import setup_runtime
-    from deepfake_ssat.tasks import build_task
+def test_eval_and_predict_give_one_video_the_same_score(ckpt, tmp_path, capsys):
+    """`eval` on the preprocessed test set and `predict` on the raw files give every video the same score:
+    same faces, same clip store, same segments, same transform, same loop and runtime."""
+    import csv
 
     raw, faces = sample_paths()
-    ck = read_checkpoint(ckpt)
-    model = model_from_checkpoint(ck).eval()
-    task = build_task(load_config(ckpt.parent / "config.yaml"), model.spec)
-    dataset = task.split_set("test", ["real"])
-    with torch.no_grad():
-        videos = task.predict(model, dataset, setup_runtime("cpu", "fp32"), batch_size=8, num_workers=0)
-    row = dataset.rows[0]
-    pred = predictor.predict(raw / row["source"])
-    assert pred.counts["tracks"] == 1 and pred.counts["segments"] == videos[row["video_id"]]["segments"]
-    assert pred.tracks[0].face_frames == row["num_frames"]
-    assert pred.score == pytest.approx(videos[row["video_id"]]["score"], abs=0.01)
+    out = tmp_path / "eval"
+    assert main(["eval", "--checkpoint", str(ckpt), "--data-root", str(faces), "--split", "test", "--out", str(out),
+                 "--device", "cpu"]) == 0
+    with open(out / "predictions.csv", newline="") as f:
+        evaluated = {r["video_id"]: r for r in csv.DictReader(f) if r["status"] == "ok"}
+    from preprocessing.manifest import read_manifest
+
+    source = {r["video_id"]: r["source"] for r in read_manifest(faces / "manifest.jsonl")}
+    videos = [min(v for v in evaluated if evaluated[v]["label"] == label) for label in ("0", "1")]  # real, fake
+    doc = tmp_path / "predict.json"
+    assert main(["predict", *(str(raw / source[v]) for v in videos), "--checkpoint", str(ckpt), "--json", str(doc),
+                 "--device", "cpu"]) == 0
+    capsys.readouterr()
+    predicted = {r["path"]: r for r in json.loads(doc.read_text())["results"]}
+    for v in videos:
+        p = predicted[str(raw / source[v])]
+        assert p["counts"]["segments"] == int(evaluated[v]["segments"])
+        assert p["score"] == pytest.approx(float(evaluated[v]["fake_probability"]), abs=2e-6), v
 
 
 def test_reconstruction_view(predictor, media):

@@ -95,3 +95,15 @@ def test_gradient_share_parts_add_up_to_the_ssat_gradient():
     assert total == pytest.approx((a * a + r * r + 2 * a * r * cos) ** 0.5, rel=1e-4)  # ‖g_cls + g_rec‖
     assert row["rec_over_cls"] == pytest.approx(r / a)
     assert model.target_norm == "norm_pix" and all(p.grad is not None for p in encoder_parameters(model))
+
+
+@pytest.mark.parametrize("norm", ["none", "input", "norm_pix", "per_channel"])
+def test_target_to_pixels_inverts_every_target(norm):
+    """A perfect prediction of any target shows as the true pixels (the reconstruction view's inverse)."""
+    from deepfake_ssat.losses import target_to_pixels
+
+    mean, std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
+    pixels = torch.rand(2, 5, 16, 3)  # (B, tokens, pixels per token, channels)
+    given = (pixels - torch.tensor(mean)) / torch.tensor(std) if norm == "input" else pixels
+    target = reconstruction_target(given, norm)  # what the decoder is trained to output
+    assert torch.allclose(target_to_pixels(target, pixels, norm, mean, std), pixels, atol=1e-4)

@@ -58,6 +58,13 @@ def test_train_then_evaluate_writes_predictions_and_metrics(dfdc_faces, tmp_path
     assert dc["faces"]["size"] == 64 and dc["faces"]["margin"] == 1.3
     assert ckpt["loss"]["class_weights"][1] == 1.0  # weight w on the real class only
     assert "auc" in summary["test_best"]
+    # the stored threshold is the one validation of these weights chooses, and the test metrics used it
+    from deepfake_ssat.runtime import local_runtime
+
+    model = model_from_checkpoint(ckpt)
+    task = build_task(load_config(out / "config.yaml"), model.spec)
+    assert task.evaluate(model, task.val_set, local_runtime("cpu"), 8, 0).threshold == dc["threshold"]
+    assert summary["test_best"]["threshold"] == dc["threshold"]
 
     rc = main(["eval", "--checkpoint", str(out / "best.pt"), "--out", str(tmp_path / "eval"), "--device", "cpu"])
     assert rc == 0

@@ -3,7 +3,9 @@
 Training draws one clip per track at a random position (``ClipDataset``); evaluation cuts every
 track into segments that together cover all of it (``SegmentDataset``), so a video's score uses
 the whole video (paper, Appendix D). Tensors are (C, T, H, W) float32, normalised with the
-model's mean/std, as the video models take them.
+model's mean/std, as the video models take them (``clip_to_tensor``, the one conversion).
+Single-video inference builds a ``SegmentDataset`` over the crops it holds in memory (``frames=``),
+so it cuts, converts and scores segments exactly as evaluation does.
 
 Short tracks (see ``clip_indices``) are kept with a smaller stride or repeated frames: dropping
 them would silently bias evaluation towards videos with long, stable face tracks.
@@ -159,6 +161,21 @@ def segment_times(row: Row, indices: Sequence[int] | np.ndarray) -> tuple[float,
 # --------------------------------------------------------------------------- datasets
 
 
+def pick_evenly(n: int, k: int) -> np.ndarray:
+    """``k`` of ``range(n)`` spread from first to last (all when ``n <= k``)."""
+    if n <= k:
+        return np.arange(n)
+    return np.unique(np.rint(np.linspace(0, n - 1, k)).astype(np.int64))
+
+
+def clip_to_tensor(frames: np.ndarray, size: int, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """(T, H, W, 3) uint8 → (3, T, size, size) float32 in the model's normalisation (``mean``/``std``
+    shaped (3, 1, 1, 1)); frames not already ``size`` square get evaluation's resize."""
+    frames = resize_clip(frames, size)
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float().div_(255.0)
+    return x.sub_(mean).div_(std)
+
+
 def _clip_path(root: Path, row: Row) -> Path:
     return root / row["clip"]
 
@@ -171,31 +188,44 @@ def _missing_message(path: Path, root: Path, row: Row, more: int = 0) -> str:
 
 
 class _TrackData(Dataset):
-    """Rows, paths and normalisation shared by the training and evaluation datasets."""
+    """Rows, frame reading and normalisation shared by the training and evaluation datasets.
 
-    def __init__(self, rows: list[Row], root: str | Path, num_frames: int, stride: int, size: int,
-                 mean: Sequence[float], std: Sequence[float]):
+    Frames come from each row's clip file under ``root``, or, with ``frames`` (one (T, H, W, 3) uint8
+    array per row), from memory: single-video inference, whose rows need no ``clip``.
+    """
+
+    def __init__(self, rows: list[Row], root: str | Path | None, num_frames: int, stride: int, size: int,
+                 mean: Sequence[float], std: Sequence[float], frames: Sequence[np.ndarray] | None = None):
         if not rows:
             raise ValueError("no face tracks given (empty selection)")
         if num_frames <= 0 or stride <= 0 or size <= 0:
             raise ValueError(f"num_frames, stride and size must be positive, got {num_frames}, {stride}, {size}")
+        if frames is not None and len(frames) != len(rows):
+            raise ValueError(f"{len(frames)} frame arrays for {len(rows)} tracks")
         self.rows = list(rows)
-        self.root = Path(root)
+        self.root = Path(root) if root is not None else None
+        self.frames = list(frames) if frames is not None else None
         self.num_frames, self.stride, self.size = num_frames, stride, size
         for r in self.rows:
-            if r["status"] != "ok" or not r["clip"] or r["num_frames"] <= 0:
+            if r["status"] != "ok" or (self.frames is None and not r["clip"]) or r["num_frames"] <= 0:
                 raise ValueError(f"{r['video_id']} track {r['track']}: not a usable track "
                                  f"(status {r['status']!r}, {r['num_frames']} frames); select with select_tracks")
-        # Check files up front: a missing clip should fail at start-up, not hours into an epoch.
-        missing = [r for r in self.rows if not _clip_path(self.root, r).is_file()]
-        if missing:
-            raise FileNotFoundError(_missing_message(_clip_path(self.root, missing[0]), self.root, missing[0],
-                                                     len(missing) - 1))
+        if self.frames is None:
+            if self.root is None:
+                raise ValueError("root: the folder of the clip files is needed when frames are not given")
+            # Check files up front: a missing clip should fail at start-up, not hours into an epoch.
+            missing = [r for r in self.rows if not _clip_path(self.root, r).is_file()]
+            if missing:
+                raise FileNotFoundError(_missing_message(_clip_path(self.root, missing[0]), self.root, missing[0],
+                                                         len(missing) - 1))
         self.labels = np.array([r["label"] for r in self.rows], dtype=np.int64)
         self._mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1, 1)
         self._std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1, 1)
 
-    def _read(self, row: Row, indices: np.ndarray) -> np.ndarray:
+    def _read(self, track: int, indices: np.ndarray) -> np.ndarray:
+        if self.frames is not None:
+            return self.frames[track][indices]
+        row = self.rows[track]
         path = _clip_path(self.root, row)
         try:
             return read_clip(path, indices)
@@ -203,9 +233,7 @@ class _TrackData(Dataset):
             raise FileNotFoundError(_missing_message(path, self.root, row)) from None
 
     def _to_tensor(self, frames: np.ndarray) -> torch.Tensor:
-        # (T, H, W, 3) uint8 → (3, T, H, W) float32, normalised
-        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float().div_(255.0)
-        return x.sub_(self._mean).div_(self._std)
+        return clip_to_tensor(frames, self.size, self._mean, self._std)
 
 
 class ClipDataset(_TrackData):
@@ -229,9 +257,10 @@ class ClipDataset(_TrackData):
         row = self.rows[i]
         n = row["num_frames"]
         start = int(torch.randint(max_clip_start(n, self.num_frames, self.stride) + 1, ()).item())
-        frames = self._read(row, clip_indices(n, self.num_frames, self.stride, start))
-        frames = self.augment(frames) if self.augment is not None else resize_clip(frames, self.size)
-        if frames.shape[1:3] != (self.size, self.size):
+        frames = self._read(i, clip_indices(n, self.num_frames, self.stride, start))
+        if self.augment is not None:
+            frames = self.augment(frames)
+        if frames.shape[1:3] != (self.size, self.size) and self.augment is not None:
             raise ValueError(f"augment returned {frames.shape[1:3]} frames, expected {self.size}x{self.size}")
         return self._to_tensor(frames), int(row["label"])
 
@@ -241,17 +270,23 @@ class SegmentDataset(_TrackData):
 
     ``segments[i] = (track_idx, start)`` with starts from ``segment_starts`` (non-overlapping by
     default, ``segment_step`` frames apart otherwise; every frame covered); ``rows[track_idx]`` is
-    the track's manifest row.
+    the track's manifest row. ``max_segments_per_track`` keeps at most that many segments of a track,
+    spread evenly from its first to its last (``segments_total[track]`` counts them before the cap).
     """
 
-    def __init__(self, rows: list[Row], root: str | Path, num_frames: int, stride: int, size: int,
-                 mean: Sequence[float], std: Sequence[float], segment_step: int | None = None):
-        super().__init__(rows, root, num_frames, stride, size, mean, std)
+    def __init__(self, rows: list[Row], root: str | Path | None, num_frames: int, stride: int, size: int,
+                 mean: Sequence[float], std: Sequence[float], segment_step: int | None = None,
+                 frames: Sequence[np.ndarray] | None = None, max_segments_per_track: int | None = None):
+        super().__init__(rows, root, num_frames, stride, size, mean, std, frames)
         self.segment_step = segment_step
-        self.segments: list[tuple[int, int]] = [
-            (t, s) for t, r in enumerate(self.rows)
-            for s in segment_starts(r["num_frames"], num_frames, stride, segment_step)
-        ]
+        self.segments: list[tuple[int, int]] = []
+        self.segments_total: list[int] = []
+        for t, r in enumerate(self.rows):
+            starts = segment_starts(r["num_frames"], num_frames, stride, segment_step)
+            self.segments_total.append(len(starts))
+            if max_segments_per_track is not None:
+                starts = [starts[k] for k in pick_evenly(len(starts), max_segments_per_track)]
+            self.segments += [(t, s) for s in starts]
 
     def __len__(self) -> int:
         return len(self.segments)
@@ -266,9 +301,7 @@ class SegmentDataset(_TrackData):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:
         track = self.segments[i][0]
-        row = self.rows[track]
-        frames = resize_clip(self._read(row, self.segment_indices(i)), self.size)
-        return self._to_tensor(frames), int(row["label"]), track
+        return self._to_tensor(self._read(track, self.segment_indices(i))), int(self.rows[track]["label"]), track
 
 
 def collate_clips(batch: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor]:

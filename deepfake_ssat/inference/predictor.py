@@ -1,0 +1,296 @@
+"""``Predictor``: one checkpoint scoring video files, through evaluation's own path.
+
+Faces come from ``preprocessing.extract_tracks`` with the face-crop settings recorded in the
+checkpoint, and pass through the clip store's JPEG settings (``as_stored``) as the training faces
+did. Each track becomes a row of an in-memory ``SegmentDataset`` (the evaluation dataset: same
+segments, same resize and normalisation), scored by ``evaluation.score_segments`` (the evaluation
+loop) on a ``Runtime`` (the training/evaluation device and precision rules), aggregated by
+``metrics.track_scores`` / ``video_scores``. So ``predict`` and ``eval`` give one video one score.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..checkpoint import checkpoint_model_config, model_from_checkpoint, read_checkpoint
+from ..data.augment import resize_clip
+from ..data.video import SegmentDataset, clip_to_tensor, pick_evenly, segment_times
+from ..evaluation import score_segments
+from ..losses import target_to_pixels
+from ..metrics import track_scores, video_scores
+from ..models import SSATModel
+from ..runtime import local_runtime
+from .results import Prediction, PredictOptions, Progress, Reconstruction, SegmentScore, TrackScore, Verdict
+
+log = logging.getLogger(__name__)
+
+# Share of the progress bar spent on faces (decode + detect + crop); the rest is the model.
+_FACE_SHARE = 0.75
+
+
+class Predictor:
+    """Scores videos with one checkpoint. Build with ``Predictor.from_checkpoint(path)``."""
+
+    def __init__(self, ckpt: dict[str, Any], device: str | torch.device = "auto", name: str = "checkpoint",
+                 options: PredictOptions | None = None):
+        from preprocessing.config import ClipConfig, FaceCropConfig
+
+        from ..configschema import from_dict
+
+        self.options = options or PredictOptions()
+        self.options.validate()
+        self.name = name
+        self.data_config: dict[str, Any] = dict(ckpt.get("data_config") or {})
+        dc = self.data_config
+        if dc.get("kind") != "video":
+            raise ValueError(f"{name} is a {dc.get('kind', 'unknown')} model; video inference needs a video checkpoint")
+        mode = checkpoint_model_config(ckpt).mode
+        if mode == "pretrain":
+            raise ValueError(f"{name} was trained with mode=pretrain (reconstruction only) and has no classifier; "
+                             "fine-tune it first")
+        self.mode = mode
+        self.has_decoder = mode in ("ssat", "pretrain") and any(k.startswith("decoder.") for k in ckpt["model"])
+        self.runtime = local_runtime(str(device))
+        self.device = self.runtime.device
+        self.model: SSATModel = model_from_checkpoint(ckpt, with_decoder=False).to(self.device).eval()
+        self._ckpt = ckpt if self.has_decoder else None  # kept only for the lazily built reconstruction model
+        self._recon_model: SSATModel | None = None
+        self.num_frames = int(dc["num_frames"])
+        self.size = int(dc["input_size"][-1])
+        self.clip_stride = int(dc.get("clip_stride") or 1)
+        self.segment_step = dc.get("segment_step")
+        self.threshold = float(dc.get("threshold", 0.5))
+        self.class_names = list(dc.get("class_names") or ["real", "fake"])
+        self.fake_index = self.class_names.index("fake") if "fake" in self.class_names else 1
+        self.dataset = dc.get("dataset") or "unknown"
+        self.model_name = checkpoint_model_config(ckpt).name
+        self.notes: list[str] = []
+        if "threshold" not in dc:
+            self.notes.append("the checkpoint has no validation threshold; using 0.5")
+        if dc.get("faces"):
+            self.faces = from_dict(FaceCropConfig, dc["faces"], prefix="faces.")
+        else:
+            self.faces = FaceCropConfig()
+            self.notes.append("the checkpoint does not record how its training faces were cropped; "
+                              "using the preprocessing defaults (margin 1.3, 224 px)")
+        # Checkpoints from before the clip settings were recorded: the store's defaults, which they used.
+        self.clip = from_dict(ClipConfig, dc["clip"], prefix="clip.") if dc.get("clip") else ClipConfig()
+        for note in self.notes:
+            log.warning("%s: %s", name, note)
+        self.mean, self.std = tuple(dc["mean"]), tuple(dc["std"])
+        self.min_face_frames = self.options.min_face_frames or self.num_frames
+        self._detector = None  # built on first use, reused across videos
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "auto",
+                        options: PredictOptions | None = None) -> Predictor:
+        path = Path(path)
+        ckpt = read_checkpoint(path)
+        name = path.name if path.is_file() else f"{path.name}/last.pt"
+        return cls(ckpt, device=device, name=name, options=options)
+
+    # ------------------------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """What the demo shows about the model: name, architecture, training data, threshold."""
+        return {
+            "checkpoint": self.name, "model": self._arch_name(), "mode": self.mode, "dataset": self.dataset,
+            "threshold": self.threshold, "num_frames": self.num_frames, "input_size": self.size,
+            "clip_stride": self.clip_stride, "face_margin": self.faces.margin, "face_size": self.faces.size,
+            "reconstruction": self.has_decoder, "device": str(self.device), "notes": list(self.notes),
+        }
+
+    def _arch_name(self) -> str:
+        spec = self.model.spec
+        shape = f"ViT {spec.embed_dim}/{spec.depth}/{spec.num_heads}, {spec.num_frames}×{spec.img_size}²"
+        return f"{self.model_name} ({shape})" if self.model_name else shape
+
+    def _face_detector(self):
+        if self._detector is None:
+            from preprocessing.detection import FaceDetector
+
+            self._detector = FaceDetector(self.faces.detector)
+        return self._detector
+
+    def _segments(self, rows: list[dict], frames: list[np.ndarray]) -> SegmentDataset:
+        return SegmentDataset(rows, None, self.num_frames, self.clip_stride, self.size, self.mean, self.std,
+                              segment_step=self.segment_step, frames=frames,
+                              max_segments_per_track=self.options.max_segments_per_track)
+
+    # ------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def predict(self, video_path: str | Path, progress: Progress | None = None) -> Prediction:
+        """Score one video. Raises ``preprocessing.VideoDecodeError`` when it cannot be decoded."""
+        from preprocessing import extract_tracks
+        from preprocessing.clips import as_stored
+        from preprocessing.video import check_video_file
+
+        t0 = time.perf_counter()
+        opts = self.options
+        vid = str(video_path)
+
+        def report(frac: float, what: str) -> None:
+            if progress is not None:
+                progress(min(max(frac, 0.0), 1.0), what)
+
+        report(0.0, "reading video")
+        check_video_file(video_path)
+        vf = extract_tracks(video_path, self.faces, progress=lambda f, d: report(_FACE_SHARE * f, d),
+                            detector=self._face_detector())
+        timings = {k: float(v) for k, v in vf.timings.items() if k != "total"}
+        notes = list(self.notes)
+        if vf.frames_read < vf.num_frames and self.faces.max_frames is not None:
+            notes.append(f"only the first {vf.frames_read} of {vf.num_frames} frames were read "
+                         f"(faces.max_frames = {self.faces.max_frames} of the training data)")
+
+        # --- one evaluation row per usable track, its crops as the clip store returns them
+        t = time.perf_counter()
+        tracks: list[TrackScore] = []
+        rows: list[dict] = []
+        stored: list[np.ndarray] = []
+        for k, tr in enumerate(vf.tracks):
+            n = len(tr.frame_indices)
+            row = {"video_id": vid, "track": k, "num_frames": n, "fps": vf.fps, "status": "ok", "clip": None,
+                   "label": 0, "frame_indices": [int(i) for i in tr.frame_indices]}
+            start_s, end_s = segment_times(row, np.arange(n))
+            ts = TrackScore(index=k, score=None, segments=0, segments_total=0, face_frames=n, start_s=start_s,
+                            end_s=end_s, face_size=tr.face_size, det_score=tr.det_score)
+            tracks.append(ts)
+            if n < self.min_face_frames:
+                ts.skipped = f"face in only {n} frames (needs {self.min_face_frames})"
+                continue
+            rows.append(row)
+            stored.append(as_stored(tr.crops, self.clip.quality, self.clip.subsampling))
+        dataset = self._segments(rows, stored) if rows else None
+        timings["prepare"] = time.perf_counter() - t
+
+        # --- the evaluation loop, classifier only
+        t = time.perf_counter()
+        probs, seg_rows = [], []
+        if dataset is not None:
+            probs, seg_rows = score_segments(
+                self.model, dataset, self.runtime, opts.batch_size, 0, self.fake_index,
+                progress=lambda f: report(_FACE_SHARE + (1 - _FACE_SHARE) * f, "scoring segments"))
+        timings["model"] = time.perf_counter() - t
+
+        track_of = [r["track"] for r in rows]  # dataset row → track number in the video
+        segments: list[SegmentScore] = []
+        jobs: list[tuple[int, np.ndarray]] = []  # (track, clip-frame positions) per scored segment
+        for i, p in enumerate(probs):
+            row = dataset.rows[seg_rows[i]]
+            idx = dataset.segment_indices(i)
+            s0, s1 = segment_times(row, idx)
+            src = row["frame_indices"]
+            segments.append(SegmentScore(track=row["track"], start_s=s0, end_s=s1, first_frame=int(src[idx.min()]),
+                                         last_frame=int(src[idx.max()]), fake_prob=float(p)))
+            jobs.append((row["track"], idx))
+        for j, k in enumerate(track_of):
+            ts = tracks[k]
+            ts.segments_total = dataset.segments_total[j]
+            ts.segments = sum(1 for s in segments if s.track == k)
+            if ts.segments < ts.segments_total:
+                notes.append(f"track {k}: scored {ts.segments} of its {ts.segments_total} segments, spread evenly "
+                             f"over the whole track (max_segments_per_track = {opts.max_segments_per_track})")
+
+        # --- aggregation: mean per track, max over tracks (the evaluation's own helpers)
+        per_track = track_scores(probs, [s.track for s in segments])
+        for k, (score, _) in per_track.items():
+            tracks[k].score = score
+        verdict: Verdict
+        video = video_scores(per_track, [vid] * len(tracks)).get(vid)
+        if video is None:
+            verdict, score, worst = "inconclusive", None, None
+            if not vf.tracks:
+                reason = "no face found"
+            else:
+                longest = max(len(tr.frame_indices) for tr in vf.tracks)
+                reason = (f"too few frames with a face: the longest face track has {longest} frames, "
+                          f"scoring needs {self.min_face_frames}")
+        else:
+            score, worst, reason = float(video["score"]), int(video["worst_track"]), None
+            verdict = "fake" if score >= self.threshold else "real"
+
+        # --- what the display needs: crops per track, one clip for the reconstruction view
+        for ts in tracks:
+            crops = vf.tracks[ts.index].crops
+            mids = [int(idx[len(idx) // 2]) for k, idx in jobs if k == ts.index]
+            pick = ([mids[i] for i in pick_evenly(len(mids), opts.crops_per_track)] if mids
+                    else list(pick_evenly(len(crops), opts.crops_per_track)))
+            ts.crops = crops[pick].copy() if opts.crops_per_track else None
+        clip = None
+        if worst is not None:
+            mine = [(s.fake_prob, idx) for s, (k, idx) in zip(segments, jobs, strict=True) if k == worst]
+            idx = max(mine, key=lambda m: m[0])[1]
+            clip = resize_clip(stored[track_of.index(worst)][idx], self.size)
+
+        timings["total"] = time.perf_counter() - t0
+        counts = {
+            "video_frames": vf.num_frames, "frames_read": vf.frames_read,
+            "face_frames": int(sum(len(tr.frame_indices) for tr in vf.tracks)),
+            "tracks": len(vf.tracks), "tracks_scored": len(per_track), "segments": len(segments),
+            "segments_total": int(sum(ts.segments_total for ts in tracks)),
+        }
+        log.info("%s: %s (score %s, %d tracks, %d segments) in %.1fs", Path(video_path).name, verdict,
+                 "n/a" if score is None else f"{score:.3f}", counts["tracks"], counts["segments"], timings["total"])
+        report(1.0, "done")
+        return Prediction(
+            path=vid, verdict=verdict, score=score, threshold=self.threshold, reason=reason,
+            fake_track=worst, tracks=tracks, segments=segments, counts=counts, timings=timings, notes=notes,
+            fps=vf.fps, duration_s=vf.num_frames / vf.fps if vf.fps else 0.0, width=vf.width, height=vf.height,
+            clip=clip,
+        )
+
+    # ------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def reconstruction(self, prediction: Prediction, seed: int = 0) -> Reconstruction:
+        """Mask the prediction's clip with a training-style mask and run the SSAT decoder on it.
+
+        Hidden tubelets are shown as the decoder predicts them, brought back to pixels by the inverse of
+        the checkpoint's own reconstruction target (``losses.target_to_pixels``).
+        """
+        if not self.has_decoder:
+            raise ValueError(f"{self.name} has no decoder (trained with mode={self.mode}); the reconstruction view "
+                             "needs a checkpoint trained with mode=ssat or pretrain")
+        if prediction.clip is None:
+            raise ValueError("this video has no scored clip to reconstruct (no usable face)")
+        if self._recon_model is None:
+            assert self._ckpt is not None
+            self._recon_model = model_from_checkpoint(self._ckpt, with_decoder=True).to(self.device).eval()
+        model = self._recon_model
+        enc = model.encoder
+        shape = (3, 1, 1, 1)
+        x = clip_to_tensor(prediction.clip, self.size, torch.tensor(self.mean).view(shape),
+                           torch.tensor(self.std).view(shape))[None].to(self.device)  # (1, 3, T, H, W)
+        g = torch.Generator(device=self.device).manual_seed(seed)
+        mask = model.sample_mask(1, generator=g)
+        with self.runtime.autocast():
+            pred, target, ids = model.reconstruct(x, mask)  # (1, M, P), (1, L, P), (1, M)
+        raw = enc.patchify(model.unnormalize(x)).float()  # (1, L, N, C) pixels in [0, 1]
+        idx = ids[0]
+        recon = raw.clone()
+        recon[:, idx] = target_to_pixels(pred, raw[:, idx], model.target_norm, self.mean, self.std)
+        masked = raw.clone()
+        masked[:, idx] = 0.5
+        err_tok = ((pred.float() - target[:, idx].float()) ** 2).mean(-1)[0]  # (M,)
+        grid = tuple(enc.grid)  # (T', h, w)
+        error = torch.full((int(np.prod(grid)),), float("nan"))
+        error[idx.cpu()] = err_tok.cpu()
+
+        def unpatchify(p: torch.Tensor) -> np.ndarray:
+            from einops import rearrange
+
+            spec = model.spec
+            v = rearrange(p, "b (t h w) (p0 p1 p2) c -> b t p0 h p1 w p2 c", t=grid[0], h=grid[1], w=grid[2],
+                          p0=spec.tubelet, p1=spec.patch_size, p2=spec.patch_size)
+            v = v.reshape(1, grid[0] * spec.tubelet, grid[1] * spec.patch_size, grid[2] * spec.patch_size, -1)
+            return (v[0].clamp(0, 1) * 255).round().byte().cpu().numpy()
+
+        return Reconstruction(
+            original=unpatchify(raw), masked=unpatchify(masked), reconstruction=unpatchify(recon),
+            error=error.view(grid).numpy(), mask_ratio=model.mask_ratio, mean_error=float(err_tok.mean()),
+        )
