@@ -47,38 +47,26 @@ def _split_by_noise(noise: torch.Tensor, n_mask: int) -> tuple[torch.Tensor, tor
     return keep.sort(dim=1).values, masked.sort(dim=1).values
 
 
-def random_mask(
-    batch: int,
-    num_tokens: int,
-    ratio: float,
-    device: torch.device | str | None = None,
-    generator: torch.Generator | None = None,
-) -> Mask:
+def random_mask(batch: int, num_tokens: int, ratio: float, device: torch.device | str | None = None,
+                generator: torch.Generator | None = None) -> Mask:
     """MAE masking: each sample hides its own random ``num_masked`` tokens."""
     noise = torch.rand(batch, num_tokens, device=device, generator=generator)
     return Mask(*_split_by_noise(noise, num_masked(num_tokens, ratio)))
 
 
-def tube_mask(
-    batch: int,
-    num_time: int,
-    num_space: int,
-    ratio: float,
-    device: torch.device | str | None = None,
-    generator: torch.Generator | None = None,
-) -> Mask:
+def tube_mask(batch: int, num_time: int, num_space: int, ratio: float, device: torch.device | str | None = None,
+              generator: torch.Generator | None = None) -> Mask:
     """VideoMAE tube masking: one random spatial mask per sample, repeated over all time slots.
 
     Tokens are ordered time-major (index = t * num_space + s), matching the tubelet embedding.
     """
-    noise = torch.rand(batch, num_space, device=device, generator=generator)
-    keep_s, masked_s = _split_by_noise(noise, num_masked(num_space, ratio))
-    offsets = torch.arange(num_time, device=noise.device).mul_(num_space)  # (T,)
+    spatial = random_mask(batch, num_space, ratio, device, generator)
+    offsets = torch.arange(num_time, device=spatial.keep.device).mul_(num_space)  # (T,)
 
     def expand(ids: torch.Tensor) -> torch.Tensor:  # (B, S') → (B, T·S'), sorted time-major
         return (offsets[None, :, None] + ids[:, None, :]).flatten(1)
 
-    return Mask(expand(keep_s), expand(masked_s))
+    return Mask(expand(spatial.keep), expand(spatial.masked))
 
 
 def subsample_masked(mask: Mask, keep_ratio: float, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -8,10 +8,34 @@ carry it and inference crops faces exactly as training saw them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
 from .datasets import FFPP_METHODS
+
+_RULE = re.compile(r"(>=|>) (-?[\d.]+)|in ([\[(])(-?[\d.]+), (-?[\d.]+)([\])])")
+
+
+def check_fields(section: object, **rules: str) -> None:
+    """Range rules per field, e.g. ``max_gap=">= 0"``, ``iou_threshold="in (0, 1)"``, ``min_score="in [0, 1]"``;
+    a field that is None (unset) passes. ValueError "name: must be RULE, got VALUE" on the first broken one."""
+    for name, rule in rules.items():
+        value = getattr(section, name)
+        m = _RULE.fullmatch(rule)
+        if m is None:
+            raise ValueError(f"bad rule {rule!r} for {name}")
+        if value is None:
+            continue
+        if m.group(1):
+            bound = float(m.group(2))
+            ok = value >= bound if m.group(1) == ">=" else value > bound
+        else:
+            lo, hi = float(m.group(4)), float(m.group(5))
+            above = lo <= value if m.group(3) == "[" else lo < value
+            ok = above and (value <= hi if m.group(6) == "]" else value < hi)
+        if not ok:
+            raise ValueError(f"{name}: must be {rule}, got {value}")
 
 
 def _validate_section(name: str, section: DetectorConfig | TrackerConfig | FaceCropConfig | ClipConfig) -> None:
@@ -46,18 +70,10 @@ class DetectorConfig:
     device: str = "auto"
 
     def validate(self) -> None:
-        if self.max_side < 64:
-            raise ValueError(f"max_side: must be >= 64, got {self.max_side}")
-        if self.every < 1:
-            raise ValueError(f"every: must be >= 1, got {self.every}")
-        if self.min_face_size < 1:
-            raise ValueError(f"min_face_size: must be >= 1, got {self.min_face_size}")
+        check_fields(self, max_side=">= 64", every=">= 1", min_face_size=">= 1", min_score="in [0, 1]",
+                     batch_size=">= 1")
         if len(self.thresholds) != 3 or not all(0.0 < t < 1.0 for t in self.thresholds):
             raise ValueError(f"thresholds: must be three values in (0, 1), got {self.thresholds}")
-        if not 0.0 <= self.min_score <= 1.0:
-            raise ValueError(f"min_score: must be in [0, 1], got {self.min_score}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size: must be >= 1, got {self.batch_size}")
         if not (self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda")):
             raise ValueError(f"device: must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
 
@@ -86,20 +102,8 @@ class TrackerConfig:
     smoothing: int = 9
 
     def validate(self) -> None:
-        if not 0.0 < self.iou_threshold < 1.0:
-            raise ValueError(f"iou_threshold: must be in (0, 1), got {self.iou_threshold}")
-        if self.max_shift < 0:
-            raise ValueError(f"max_shift: must be >= 0, got {self.max_shift}")
-        if self.max_gap < 0:
-            raise ValueError(f"max_gap: must be >= 0, got {self.max_gap}")
-        if self.min_frames < 1:
-            raise ValueError(f"min_frames: must be >= 1, got {self.min_frames}")
-        if self.min_face_size < 0:
-            raise ValueError(f"min_face_size: must be >= 0, got {self.min_face_size}")
-        if not 0.0 <= self.min_score <= 1.0:
-            raise ValueError(f"min_score: must be in [0, 1], got {self.min_score}")
-        if self.smoothing < 1:
-            raise ValueError(f"smoothing: must be >= 1, got {self.smoothing}")
+        check_fields(self, iou_threshold="in (0, 1)", max_shift=">= 0", max_gap=">= 0", min_frames=">= 1",
+                     min_face_size=">= 0", min_score="in [0, 1]", smoothing=">= 1")
 
 
 @dataclass
@@ -121,16 +125,8 @@ class FaceCropConfig:
     frame_cache_mb: int = 1024
 
     def validate(self) -> None:
-        if self.margin < 1.0:
-            raise ValueError(f"margin: must be >= 1.0, got {self.margin}")
-        if self.size < 16:
-            raise ValueError(f"size: must be >= 16, got {self.size}")
-        if self.frame_stride < 1:
-            raise ValueError(f"frame_stride: must be >= 1, got {self.frame_stride}")
-        if self.max_frames is not None and self.max_frames < 1:
-            raise ValueError(f"max_frames: must be >= 1 or null, got {self.max_frames}")
-        if self.frame_cache_mb < 0:
-            raise ValueError(f"frame_cache_mb: must be >= 0, got {self.frame_cache_mb}")
+        check_fields(self, margin=">= 1.0", size=">= 16", frame_stride=">= 1", max_frames=">= 1",
+                     frame_cache_mb=">= 0")
         _validate_section("detector", self.detector)
         _validate_section("tracker", self.tracker)
 
@@ -146,8 +142,7 @@ class ClipConfig:
     subsampling: Literal["444", "422", "420"] = "444"
 
     def validate(self) -> None:
-        if not 1 <= self.quality <= 100:
-            raise ValueError(f"quality: must be in [1, 100], got {self.quality}")
+        check_fields(self, quality="in [1, 100]")
 
 
 @dataclass
@@ -194,15 +189,7 @@ class PreprocessConfig:
             raise ValueError("out: required (the output folder)")
         if not self.methods and self.dataset == "ffpp":
             raise ValueError("methods: needs at least one FF++ method")
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise ValueError(f"val_fraction: must be in [0, 1), got {self.val_fraction}")
-        if self.workers < 0:
-            raise ValueError(f"workers: must be >= 0, got {self.workers}")
-        if self.threads_per_worker < 0:
-            raise ValueError(f"threads_per_worker: must be >= 0, got {self.threads_per_worker}")
-        if self.timeout <= 0:
-            raise ValueError(f"timeout: must be > 0 seconds, got {self.timeout}")
-        if self.limit is not None and self.limit < 1:
-            raise ValueError(f"limit: must be >= 1 or null, got {self.limit}")
+        check_fields(self, val_fraction="in [0, 1)", workers=">= 0", threads_per_worker=">= 0", timeout="> 0",
+                     limit=">= 1")
         _validate_section("faces", self.faces)
         _validate_section("clip", self.clip)

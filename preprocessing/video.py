@@ -223,11 +223,13 @@ def _encode(path: Path, frames: Sequence[np.ndarray], fps: int, crf: int, codec:
         with av.open(str(path), mode="w") as container:
             stream = container.add_stream("libx264", rate=fps)
             stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-            # One thread and a fixed B-frame pattern, for output as repeatable as x264 allows: with its
-            # adaptive B-frame decision (b-adapt) the same frames gave different bytes about once in 30
-            # encodes (PyAV 18, measured); with b-adapt=0, 1,000 of 1,000 alike in a loop, yet still an
-            # occasional difference inside a long test process (the cause, inside PyAV/x264, not found).
-            stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1", "x264-params": "b-adapt=0"}
+            # Byte-identical output for the same frames: one thread, a fixed B-frame pattern and no
+            # macroblock-tree rate control. Measured with PyAV 18: adaptive B-frames gave other bytes about
+            # once in 30 encodes of the same frames, and mb-tree did so in a process that had run MTCNN and
+            # the preprocessing workers before; without both, 1,000 of 1,000 encodes and 30 of 30 sample
+            # datasets in such a process were alike.
+            stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1",
+                              "x264-params": "b-adapt=0:mbtree=0"}
             for i, frame in enumerate(frames):
                 vf = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format="yuv420p")
                 vf.pts = i

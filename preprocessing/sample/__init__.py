@@ -40,10 +40,8 @@ settings, each video's label/method/original/donor, and the ground-truth face bo
 of every frame of every real video (a fake shares its original's geometry).
 
 Deterministic: the same arguments and seed give the same frames (``frames_sha1`` of each video in
-``sample_faces.json``). The encoded bytes usually match too, but not always: the same frames given
-to PyAV's x264 came out different now and then (measured in the test suite's process, see
-``preprocessing.video.write_video``), so what is promised is the frames, and decoded videos that
-agree to within a small error.
+``sample_faces.json``) and, with the same PyAV/x264 build, the same bytes (the encoder settings
+that make x264 repeatable are in ``preprocessing.video.write_video``).
 """
 
 

@@ -4,6 +4,7 @@ import argparse
 import ast
 import dataclasses
 import logging
+import re
 import types
 import typing
 from pathlib import Path
@@ -133,3 +134,21 @@ def test_package_imports_nothing_from_deepfake_ssat():
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             assert not any(n.split(".")[0] in ("deepfake_ssat", "app") for n in names), path
+
+
+@pytest.mark.parametrize(("rule", "value", "ok"), [
+    (">= 1", 1, True), (">= 1", 0, False), ("> 0", 0.0, False), ("> 0", 0.01, True),
+    ("in (0, 1)", 0.0, False), ("in (0, 1)", 0.5, True), ("in [0, 1)", 0.0, True), ("in [0, 1)", 1.0, False),
+    ("in [1, 100]", 100, True), ("in [1, 100]", 101, False), (">= 1", None, True),
+])
+def test_range_rules(rule, value, ok):
+    from types import SimpleNamespace
+
+    from preprocessing.config import check_fields
+
+    section = SimpleNamespace(x=value)
+    if ok:
+        check_fields(section, x=rule)
+    else:
+        with pytest.raises(ValueError, match=f"^x: must be {re.escape(rule)}, got {value}$"):
+            check_fields(section, x=rule)

@@ -172,20 +172,13 @@ def test_neuraltextures_flicker(ffpp_raw: Path):
 
 
 def test_deterministic_by_seed(tmp_path: Path):
-    """Same seed: every file but the videos byte for byte, the frames given to the encoder alike
-    (``frames_sha1``), and the decoded videos alike up to the encoder's run-to-run wobble."""
+    """Same seed: the same frames given to the encoder (``frames_sha1``) and every file byte for byte."""
     kw = dict(videos=2, frames=4, size=64)
     a_root = write_sample_dataset("dfdc", tmp_path / "a", seed=3, **kw)
-    b_root = write_sample_dataset("dfdc", tmp_path / "b", seed=3, **kw)
-    a, b = _digest(a_root), _digest(b_root)
-    assert set(a) == set(b)
-    assert {k: v for k, v in a.items() if not k.endswith(".mp4")} == {k: v for k, v in b.items()
-                                                                   if not k.endswith(".mp4")}
+    a = _digest(a_root)
+    assert a == _digest(write_sample_dataset("dfdc", tmp_path / "b", seed=3, **kw))
     info = json.loads((a_root / "sample_faces.json").read_text())["videos"]
     assert len({v["frames_sha1"] for v in info.values()}) == len(info)  # a real digest, one per video
-    for name in (k for k in a if k.endswith(".mp4")):
-        # encoder wobble measured at 1.2-1.8 (max 57) between variants of one clip; other footage: > 5
-        assert np.abs(_read(a_root / name).astype(int) - _read(b_root / name)).mean() < 3.0, name
     c_root = write_sample_dataset("dfdc", tmp_path / "c", seed=4, **kw)
     c = _digest(c_root)
     assert set(a) != set(c)  # different random DFDC names...
