@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 import torch
 
+from deepfake_ssat.tables import markdown_table
 from preprocessing.clips import decode_jpeg, encode_jpeg, read_clip, write_clip
 from preprocessing.config import FaceCropConfig
 from preprocessing.faces import FaceTrack, extract_tracks
@@ -103,19 +104,15 @@ def bench_pipeline(videos: list[Path]) -> None:
             found, total = found + f, total + n
             if name == "ours":
                 per_video.append((v.name, len(base_tracks[v]), len(tracks[v]), f, "; ".join(missed) or "-"))
-        rows.append(
-            f"| {name} | {stats['faces'] / stats['seconds']:.1f} | {stats['videos'] / stats['seconds']:.3f} "
-            f"| {base_stats['seconds'] / stats['seconds']:.2f}x | {found}/{total} ({100 * found / max(total, 1):.0f}%) "
-            f"| {stats['decode']:.1f} / {stats['detect']:.1f} / {stats['track']:.2f} / {stats['crop']:.1f} |"
-        )
+        rows.append((name, f"{stats['faces'] / stats['seconds']:.1f}", f"{stats['videos'] / stats['seconds']:.3f}",
+                     f"{base_stats['seconds'] / stats['seconds']:.2f}x",
+                     f"{found}/{total} ({100 * found / max(total, 1):.0f}%)",
+                     f"{stats['decode']:.1f} / {stats['detect']:.1f} / {stats['track']:.2f} / {stats['crop']:.1f}"))
     print(f"\nMachine: {machine()}; videos: {', '.join(v.name for v in videos)}\n")
-    print("| pipeline | faces/s | videos/s | speed-up | baseline tracks found | decode / detect / track / crop s |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    print("\n".join(rows))
-    print("\n| video | baseline tracks | our tracks | baseline tracks found | missed |")
-    print("| --- | --- | --- | --- | --- |")
-    for name, nb, no, f, missed in per_video:
-        print(f"| {name} | {nb} | {no} | {f} | {missed} |")
+    print(markdown_table(("pipeline", "faces/s", "videos/s", "speed-up", "baseline tracks found",
+                          "decode / detect / track / crop s"), rows))
+    print()
+    print(markdown_table(("video", "baseline tracks", "our tracks", "baseline tracks found", "missed"), per_video))
 
 
 # --------------------------------------------------------------------------- clip formats
@@ -222,8 +219,7 @@ def bench_clip_formats(crops: list[np.ndarray], reads: int = 60) -> None:
     rng = np.random.default_rng(0)
     total = sum(len(c) for c in crops)
     print(f"\nMachine: {machine()}; {len(crops)} real face tracks, {total} crops of {crops[0].shape[1]}^2\n")
-    print("| format | KB/frame | read 16 frames at random position, ms | PSNR dB (vs raw) | write ms/frame |")
-    print("| --- | --- | --- | --- | --- |")
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, (ext, write, read) in formats.items():
             size = 0
@@ -248,10 +244,10 @@ def bench_clip_formats(crops: list[np.ndarray], reads: int = 60) -> None:
                 got = read(paths[k], list(range(start, start + 16)))
                 times.append(time.perf_counter() - t)
                 assert got.shape[0] == 16
-            print(
-                f"| {name} | {size / total / 1024:.1f} | {1000 * np.median(times):.1f} "
-                f"| {np.mean(quality):.1f} | {1000 * write_s / total:.2f} |"
-            )
+            rows.append((name, f"{size / total / 1024:.1f}", f"{1000 * np.median(times):.1f}",
+                         f"{np.mean(quality):.1f}", f"{1000 * write_s / total:.2f}"))
+    print(markdown_table(("format", "KB/frame", "read 16 frames at random position, ms", "PSNR dB (vs raw)",
+                          "write ms/frame"), rows))
 
 
 def main() -> None:
