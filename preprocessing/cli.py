@@ -23,8 +23,11 @@ _FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ("--compression", "compression", {"choices": ["c23", "c40", "raw"], "help": "FF++ quality (default c23)"}),
     ("--methods", "methods", {"nargs": "+", "metavar": "M", "help": "FF++ methods (default: the four)"}),
     ("--split-dir", "split_dir", {"help": "FF++ folder with train/val/test.json (default <root>/splits)"}),
-    ("--csv", "csv", {"help": "folder layout: CSV of path,label[,split] instead of real/ and fake/"}),
+    ("--csv", "csv", {"help": "folder layout: CSV (path,label[,split] or a header with path,label,split,method,"
+                              "identity) instead of real/ and fake/<method>/"}),
     ("--val-fraction", "val_fraction", {"type": float, "help": "share of groups put in val (default 0.1)"}),
+    ("--test-fraction", "test_fraction", {"type": float,
+                                          "help": "folders: share of identities put in test (default 0)"}),
     ("--split-by-part", "split_by_part", {"action": "store_true", "help": "DFDC: split whole parts"}),
     ("--seed", "seed", {"type": int, "help": "seed of the train/val split"}),
     ("--workers", "workers", {"type": int, "help": "worker processes (0 = in this process)"}),

@@ -159,10 +159,14 @@ class PreprocessConfig:
     compression: Literal["c23", "c40", "raw"] = "c23"
     methods: list[str] = field(default_factory=lambda: list(FFPP_METHODS))
     split_dir: str | None = None
-    # folder: optional CSV of path,label[,split] (paths relative to root); None = real/ and fake/.
+    # folder: optional CSV of path,label[,split] or, under a header, columns path,label,split,method,identity
+    # (paths relative to root); None = real/ and fake/<method>/.
     csv: str | None = None
-    # DFDC train parts and folders without a split: share of groups (a real and its fakes) for val.
+    # DFDC train parts and folders without a split: share of groups (a real and its fakes; a folder
+    # identity) for val.
     val_fraction: float = 0.1
+    # Folders without a split: share of identities for test (0 = no test split).
+    test_fraction: float = 0.0
     # DFDC: put whole dfdc_train_part_K folders on one side (as the DFDC winner), else group by original.
     split_by_part: bool = False
     seed: int = 0
@@ -189,7 +193,10 @@ class PreprocessConfig:
             raise ValueError("out: required (the output folder)")
         if not self.methods and self.dataset == "ffpp":
             raise ValueError("methods: needs at least one FF++ method")
-        check_fields(self, val_fraction="in [0, 1)", workers=">= 0", threads_per_worker=">= 0", timeout="> 0",
-                     limit=">= 1")
+        check_fields(self, val_fraction="in [0, 1)", test_fraction="in [0, 1)", workers=">= 0",
+                     threads_per_worker=">= 0", timeout="> 0", limit=">= 1")
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise ValueError(f"test_fraction: val_fraction + test_fraction must stay below 1, got "
+                             f"{self.val_fraction} + {self.test_fraction}")
         _validate_section("faces", self.faces)
         _validate_section("clip", self.clip)

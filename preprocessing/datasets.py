@@ -1,17 +1,19 @@
 """Indexing raw dataset trees (DFDC, FaceForensics++, plain folders) into a list of videos with labels,
-splits and originals. Nothing is decoded here; problems in a tree become one DatasetError listing them.
+methods, identities, splits and originals. Nothing is decoded here; problems in a tree become one
+DatasetError listing them. DFDC and FF++ keep their official split rules; folders are in ``folder.py``.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .entries import DatasetError, VideoEntry, fail, hash_fraction, rel
+from .folder import index_folder
 from .video import VIDEO_EXTENSIONS
 
 if TYPE_CHECKING:
@@ -22,42 +24,9 @@ log = logging.getLogger(__name__)
 # The four manipulation methods of FaceForensics++ (folder names under manipulated_sequences/).
 FFPP_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
 FFPP_SPLITS_URL = "https://github.com/ondyari/FaceForensics/tree/master/dataset/splits"
-_MAX_LISTED = 8  # problems shown in one error message
 
-
-class DatasetError(ValueError):
-    """A dataset tree that cannot be indexed; the message says what is wrong and where."""
-
-
-@dataclass(frozen=True)
-class VideoEntry:
-    video_id: str  # unique across datasets/methods, e.g. ffpp/Deepfakes/c23/000_003
-    path: Path  # absolute path of the raw video
-    source: str  # path relative to the dataset root (for the manifest)
-    dataset: str
-    method: str  # real | Deepfakes | ... | dfdc | folder
-    label: int  # 0 real, 1 fake
-    split: str  # train | val | test
-    original: str  # video_id of the real source (itself for reals and unknown sources)
-
-
-def _fail(what: str, problems: list[str]) -> DatasetError:
-    shown = "\n  ".join(problems[:_MAX_LISTED])
-    more = f"\n  ... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
-    return DatasetError(f"{what}:\n  {shown}{more}")
-
-
-def hash_fraction(key: str, seed: int) -> float:
-    """Deterministic uniform number in [0, 1) for ``key`` (independent of PYTHONHASHSEED and machine)."""
-    digest = hashlib.sha1(f"{seed}/{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return path.as_posix()
+__all__ = ["FFPP_METHODS", "DatasetError", "VideoEntry", "hash_fraction", "index_dataset", "index_dfdc", "index_ffpp",
+           "index_folder"]
 
 
 def index_dataset(cfg: PreprocessConfig) -> list[VideoEntry]:
@@ -71,11 +40,11 @@ def index_dataset(cfg: PreprocessConfig) -> list[VideoEntry]:
         entries = index_ffpp(root, cfg.compression, cfg.methods, split_dir)
     else:
         csv_path = Path(cfg.csv).expanduser() if cfg.csv else None
-        entries = index_folder(root, csv_path, cfg.val_fraction, cfg.seed)
+        entries = index_folder(root, csv_path, cfg.val_fraction, cfg.seed, cfg.test_fraction)
     ids = [e.video_id for e in entries]
     if len(set(ids)) != len(ids):  # a bug guard: ids are built to be unique
         dup = sorted({i for i in ids if ids.count(i) > 1})
-        raise _fail("duplicate video ids", dup)
+        raise fail("duplicate video ids", dup)
     missing = [e.source for e in entries if not e.path.is_file()]
     if missing:
         log.warning(
@@ -109,20 +78,20 @@ def index_dfdc(root: Path, val_fraction: float = 0.1, split_by_part: bool = Fals
         part_split[part.name] = "val" if split_by_part and every and k % every == every - 1 else "train"
         meta_path = part / "metadata.json"
         if not meta_path.is_file():
-            problems.append(f"{_rel(part, root)}: metadata.json missing")
+            problems.append(f"{rel(part, root)}: metadata.json missing")
             continue
         try:
             meta = json.loads(meta_path.read_text())
         except (OSError, json.JSONDecodeError) as e:
-            problems.append(f"{_rel(meta_path, root)}: unreadable ({e})")
+            problems.append(f"{rel(meta_path, root)}: unreadable ({e})")
             continue
         if not isinstance(meta, dict):
-            problems.append(f"{_rel(meta_path, root)}: expected an object mapping file name -> info")
+            problems.append(f"{rel(meta_path, root)}: expected an object mapping file name -> info")
             continue
         for name, info in sorted(meta.items()):
             label = str(info.get("label", "")).upper() if isinstance(info, dict) else ""
             if label not in ("REAL", "FAKE"):
-                problems.append(f"{_rel(meta_path, root)}: {name}: unknown label {info!r} (expected REAL or FAKE)")
+                problems.append(f"{rel(meta_path, root)}: {name}: unknown label {info!r} (expected REAL or FAKE)")
                 continue
             vid = f"dfdc/{part.name}/{name}"
             original = info.get("original") if label == "FAKE" else None
@@ -130,7 +99,7 @@ def index_dfdc(root: Path, val_fraction: float = 0.1, split_by_part: bool = Fals
                 VideoEntry(
                     video_id=vid,
                     path=part / name,
-                    source=_rel(part / name, root),
+                    source=rel(part / name, root),
                     dataset="dfdc",
                     method="dfdc" if label == "FAKE" else "real",
                     label=int(label == "FAKE"),
@@ -140,11 +109,11 @@ def index_dfdc(root: Path, val_fraction: float = 0.1, split_by_part: bool = Fals
             )
         unlisted = {p.name for p in part.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS} - set(meta)
         if unlisted:
-            log.warning("%s: %d videos not in metadata.json are ignored", _rel(part, root) or ".", len(unlisted))
+            log.warning("%s: %d videos not in metadata.json are ignored", rel(part, root) or ".", len(unlisted))
     for test in tests:
         entries += _dfdc_test(test, root, problems)
     if problems:
-        raise _fail(f"DFDC tree {root} has problems", problems)
+        raise fail(f"DFDC tree {root} has problems", problems)
     out = []
     for e in entries:
         if e.split:
@@ -177,13 +146,13 @@ def _dfdc_test(folder: Path, root: Path, problems: list[str]) -> list[VideoEntry
         if not row:
             continue
         if len(row) < 2 or row[1].strip() not in ("0", "1"):
-            problems.append(f"{_rel(path, root)}:{n}: expected filename,label with label 0 or 1, got {row}")
+            problems.append(f"{rel(path, root)}:{n}: expected filename,label with label 0 or 1, got {row}")
             continue
         name, label = row[0].strip(), int(row[1])
         vid = f"dfdc/{folder.name}/{name}"
         out.append(
             VideoEntry(
-                vid, folder / name, _rel(folder / name, root), "dfdc", "dfdc" if label else "real", label, "test", vid
+                vid, folder / name, rel(folder / name, root), "dfdc", "dfdc" if label else "real", label, "test", vid
             )
         )
     return out
@@ -235,10 +204,10 @@ def index_ffpp(
     dirs = {m: root / "manipulated_sequences" / m / compression / "videos" for m in methods}
     absent = [d for d in (real_dir, *dirs.values()) if not d.is_dir()]
     if absent:
-        raise _fail(
+        raise fail(
             f"FF++ tree {root} lacks folders for compression {compression!r} "
             "(download them, or choose other methods/compression)",
-            [_rel(d, root) for d in absent],
+            [rel(d, root) for d in absent],
         )
     entries = []
     listed: set[Path] = set()
@@ -248,7 +217,7 @@ def index_ffpp(
                 p = real_dir / f"{x}.mp4"
                 listed.add(p)
                 rid = f"ffpp/real/{compression}/{x}"
-                entries.append(VideoEntry(rid, p, _rel(p, root), "ffpp", "real", 0, split, rid))
+                entries.append(VideoEntry(rid, p, rel(p, root), "ffpp", "real", 0, split, rid))
             for m, d in dirs.items():
                 for target, src in ((a, b), (b, a)):
                     p = d / f"{target}_{src}.mp4"
@@ -257,7 +226,7 @@ def index_ffpp(
                         VideoEntry(
                             f"ffpp/{m}/{compression}/{target}_{src}",
                             p,
-                            _rel(p, root),
+                            rel(p, root),
                             "ffpp",
                             m,
                             1,
@@ -268,59 +237,4 @@ def index_ffpp(
     present = {p for d in (real_dir, *dirs.values()) for p in d.glob("*.mp4")}
     if present - listed:
         log.warning("FF++: %d videos in the tree are in no split file and are ignored", len(present - listed))
-    return entries
-
-
-# --------------------------------------------------------------------------- plain folders
-
-_LABELS = {"0": 0, "real": 0, "1": 1, "fake": 1}
-
-
-def index_folder(
-    root: Path, csv_path: Path | None = None, val_fraction: float = 0.1, seed: int = 0
-) -> list[VideoEntry]:
-    """``root/real/**`` and ``root/fake/**`` videos, or a CSV of path,label[,split] (paths relative to root)."""
-    rows: list[tuple[Path, int, str]] = []
-    problems: list[str] = []
-    if csv_path is not None:
-        csv_path = csv_path if csv_path.is_absolute() or csv_path.exists() else root / csv_path
-        if not csv_path.is_file():
-            raise DatasetError(f"CSV not found: {csv_path}")
-        with open(csv_path, newline="") as f:
-            lines = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
-        if lines and lines[0][0].strip().lower() in ("path", "file", "filename", "video"):
-            lines = lines[1:]  # header row
-        for n, r in enumerate(lines, 1):
-            label = _LABELS.get(r[1].strip().lower()) if len(r) >= 2 else None
-            split = r[2].strip().lower() if len(r) >= 3 else ""
-            if label is None:
-                problems.append(
-                    f"{csv_path.name} row {n}: expected path,label[,split] with label 0/1/real/fake, got {r}"
-                )
-            elif split not in ("", "train", "val", "test"):
-                problems.append(f"{csv_path.name} row {n}: unknown split {split!r} (train, val or test)")
-            else:
-                p = Path(r[0].strip())
-                rows.append((p if p.is_absolute() else root / p, label, split))
-    else:
-        subdirs = {name: root / name for name in ("real", "fake") if (root / name).is_dir()}
-        if not subdirs:
-            raise DatasetError(
-                f"{root}: expected real/ and fake/ subfolders with videos, or a CSV of path,label[,split] (--csv)"
-            )
-        for name, d in subdirs.items():
-            for p in sorted(d.rglob("*")):
-                if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS:
-                    rows.append((p, _LABELS[name], ""))
-        if not rows:
-            raise DatasetError(f"{root}: no video files ({', '.join(sorted(VIDEO_EXTENSIONS))}) under real/ or fake/")
-    if problems:
-        raise _fail(f"folder dataset {root} has problems", problems)
-    entries = []
-    for p, label, split in rows:
-        rel = _rel(p, root)
-        vid = f"folder/{rel}"
-        if not split:
-            split = "val" if hash_fraction(vid, seed) < val_fraction else "train"
-        entries.append(VideoEntry(vid, p, rel, "folder", "folder" if label else "real", label, split, vid))
     return entries

@@ -22,7 +22,8 @@ COLUMNS: dict[str, tuple[tuple[type, ...], bool]] = {
     "method": ((str,), False),  # real | Deepfakes | Face2Face | FaceSwap | NeuralTextures | dfdc | folder ...
     "label": ((int,), False),  # 0 real, 1 fake
     "split": ((str,), False),  # train | val | test
-    "original": ((str,), False),  # video_id of the real source video (itself for reals); groups splits
+    "original": ((str,), False),  # video_id of the real source video (itself for reals)
+    "identity": ((str,), False),  # person or source photo; splits never share one (older manifests: original)
     "track": ((int,), True),  # track index within the video; null on reason rows
     "clip": ((str,), True),  # clip path relative to the manifest's folder; null on reason rows
     "num_frames": ((int,), False),  # frames in the clip (0 on reason rows)
@@ -42,6 +43,8 @@ _SETTINGS = Path(".state") / "settings.json"
 
 def check_row(row: dict[str, Any], where: str = "") -> dict[str, Any]:
     """Return ``row`` with every column present and of its type; ValueError naming the column otherwise."""
+    if "identity" not in row and "original" in row:  # manifests written before identities were recorded
+        row = {**row, "identity": row["original"]}
     out = {}
     for col, (types, nullable) in COLUMNS.items():
         if col not in row:

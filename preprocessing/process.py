@@ -33,6 +33,7 @@ def _base_row(e: VideoEntry) -> dict[str, Any]:
         "label": e.label,
         "split": e.split,
         "original": e.original,
+        "identity": e.identity,
         "source": e.source,
     }
 

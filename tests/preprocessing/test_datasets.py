@@ -1,6 +1,7 @@
 """Indexing DFDC, FF++ and folder trees: ids, labels, originals, split grouping, clear errors."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,52 @@ def test_folder_subfolders_and_csv(tmp_path):
         index_folder(tmp_path, tmp_path / "bad.csv")
     with pytest.raises(DatasetError, match="expected real/ and fake/"):
         index_folder(tmp_path / "real")
+
+
+def test_folder_methods_from_subfolders(tmp_path):
+    for name in ("real/a.mp4", "fake/vasa1/b.mp4", "fake/vasa1/deep/c.mp4", "fake/sadtalker/d.mp4", "fake/e.mp4"):
+        touch(tmp_path / name)
+    entries = {e.source: e for e in index_folder(tmp_path, val_fraction=0.0)}
+    assert {s: e.method for s, e in entries.items()} == {
+        "real/a.mp4": "real", "fake/vasa1/b.mp4": "vasa1", "fake/vasa1/deep/c.mp4": "vasa1",
+        "fake/sadtalker/d.mp4": "sadtalker", "fake/e.mp4": "folder"}
+    assert all(e.identity == e.video_id for e in entries.values())  # one identity per video by default
+
+
+def test_folder_csv_with_methods_and_identities_splits_by_identity(tmp_path):
+    lines = ["path,label,method,identity,source"]
+    for i in range(10):
+        lines.append(f"real/r{i}.mp4,real,real,person{i},somewhere")
+    for i in range(20):  # two fakes per source photo: they must stay together
+        lines.append(f"fake/v{i}.mp4,fake,vasa1,photo{i // 2},demo")
+    (tmp_path / "videos.csv").write_text("\n".join(lines) + "\n")
+    entries = index_folder(tmp_path, tmp_path / "videos.csv", val_fraction=0.2, seed=1, test_fraction=0.3)
+    split_of: dict[str, set[str]] = {}
+    for e in entries:
+        split_of.setdefault(e.identity, set()).add(e.split)
+    assert all(len(s) == 1 for s in split_of.values())  # no identity on two sides
+    reals = [e.split for e in entries if e.label == 0]
+    photos = {e.identity: e.split for e in entries if e.label == 1}
+    assert (reals.count("test"), reals.count("val"), reals.count("train")) == (3, 2, 5)  # exact, per stratum
+    assert sorted(photos.values()).count("test") == 3 and sorted(photos.values()).count("val") == 2
+    assert {e.method for e in entries} == {"real", "vasa1"}
+    again = index_folder(tmp_path, tmp_path / "videos.csv", val_fraction=0.2, seed=1, test_fraction=0.3)
+    assert again == entries  # reproducible
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ("fake/x.mp4,fake,real,p", "a fake video cannot have method 'real'"),
+    ("real/x.mp4,real,vasa1,p", "a real video has method 'real'"),
+    ("fake/x.mp4,fake,vasa 1,p", "method 'vasa 1' must be letters"),
+    ("fake/x.mp4,maybe,vasa1,p", "expected a label 0/1/real/fake, got 'maybe'"),
+])
+def test_folder_csv_bad_rows_are_named(tmp_path, row, message):
+    (tmp_path / "v.csv").write_text(f"path,label,method,identity\n{row}\n")
+    with pytest.raises(DatasetError, match=f"v.csv row 1: {re.escape(message)}"):
+        index_folder(tmp_path, tmp_path / "v.csv")
+
+
+def test_an_identity_in_two_splits_is_refused(tmp_path):
+    (tmp_path / "v.csv").write_text("path,label,split,identity\nreal/a.mp4,real,train,ann\nfake/b.mp4,fake,test,ann\n")
+    with pytest.raises(DatasetError, match=r"identity 'ann' is in test \(fake/b.mp4\) and train \(real/a.mp4\)"):
+        index_folder(tmp_path, tmp_path / "v.csv")
