@@ -276,10 +276,11 @@ class VideoTask:
                     f"the checkpoint was trained on face crops with {key} {trained.get(key)}, but this data has "
                     f"{current.get(key)}: preprocess it again with --{key} {trained.get(key)}")
 
-    def split_set(self, split: str, methods: list[str] | None = None):
+    def split_set(self, split: Any, methods: list[str] | None = None):
+        """Segments of a split, or of a per-method selection (``data.video.Selection``)."""
         from .data.video import select_tracks
 
-        if split not in SPLITS:
+        if isinstance(split, str) and split not in SPLITS:
             raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
         return self._segments(select_tracks(self.rows, split, methods))
 

@@ -31,6 +31,12 @@ COLUMNS: dict[str, tuple[tuple[type, ...], bool]] = {
     "frame_indices": ((list,), False),  # source frame index of each clip frame
     "det_score": ((float, int), True),  # mean detector score of the track
     "face_size": ((float, int), True),  # median face box side in source pixels
+    # The raw video's frame size and bits per pixel per frame (file size · 8 / (frames · width · height)):
+    # properties of the recording, not of a manipulation (shortcut baselines use them). Null on reason rows
+    # and in manifests written before they were recorded.
+    "width": ((int,), True),
+    "height": ((int,), True),
+    "bits_per_pixel": ((float, int), True),
     "source": ((str,), False),  # raw video path relative to the dataset root
     "status": ((str,), False),  # ok | no_face | missing_file | decode_error: ... | timeout | error: ...
 }
@@ -45,6 +51,7 @@ def check_row(row: dict[str, Any], where: str = "") -> dict[str, Any]:
     """Return ``row`` with every column present and of its type; ValueError naming the column otherwise."""
     if "identity" not in row and "original" in row:  # manifests written before identities were recorded
         row = {**row, "identity": row["original"]}
+    row = {"width": None, "height": None, "bits_per_pixel": None, **row}  # likewise for the recording's size
     out = {}
     for col, (types, nullable) in COLUMNS.items():
         if col not in row:
@@ -55,7 +62,7 @@ def check_row(row: dict[str, Any], where: str = "") -> dict[str, Any]:
                 raise ValueError(f"{where}column '{col}' is null")
         elif isinstance(value, bool) or not isinstance(value, types):
             raise ValueError(f"{where}column '{col}' has {value!r}, expected {types[0].__name__}")
-        if col in ("fps", "det_score", "face_size") and value is not None:
+        if col in ("fps", "det_score", "face_size", "bits_per_pixel") and value is not None:
             value = float(value)
         out[col] = value
     if out["label"] not in (0, 1):

@@ -48,6 +48,9 @@ def reason_row(e: VideoEntry, status: str, fps: float | None = None) -> dict[str
         "frame_indices": [],
         "det_score": None,
         "face_size": None,
+        "width": None,
+        "height": None,
+        "bits_per_pixel": None,
         "status": status,
     }
 
@@ -83,6 +86,8 @@ def process_video(e: VideoEntry, cfg: PreprocessConfig, out: Path) -> dict[str, 
         write_json_atomic(out / "tracks" / f"{_safe(e.video_id)}.json", geometry, indent=None)
     if not vf.tracks:
         return {"video_id": e.video_id, "rows": [reason_row(e, "no_face", vf.fps)]}
+    # what the file spends per pixel: a property of the encoding, not of any face in it
+    bpp = e.path.stat().st_size * 8 / max(vf.num_frames * vf.width * vf.height, 1)
     rows = []
     for k, tr in enumerate(vf.tracks):
         rel = f"clips/{_safe(e.video_id)}/track{k}.zip"
@@ -97,6 +102,9 @@ def process_video(e: VideoEntry, cfg: PreprocessConfig, out: Path) -> dict[str, 
                 "frame_indices": [int(i) for i in tr.frame_indices],
                 "det_score": round(tr.det_score, 4),
                 "face_size": round(tr.face_size, 1),
+                "width": vf.width,
+                "height": vf.height,
+                "bits_per_pixel": round(bpp, 5),
                 "status": "ok",
             }
         )

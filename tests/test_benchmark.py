@@ -1,4 +1,5 @@
-"""The FF++ cross-manipulation benchmark on a generated four-method sample tree."""
+"""The leave-one-method-out protocol, and its FF++ use (cross-manipulation, Table 8), on a generated
+four-method sample tree."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 import yaml
 
 import deepfake_ssat.protocols.cross_manipulation as bench
+import deepfake_ssat.protocols.leave_one_out as loo
 from deepfake_ssat.config import load_config
 from deepfake_ssat.configschema import to_dict
 from deepfake_ssat.models import get_spec
@@ -64,7 +66,7 @@ def test_benchmark_writes_a_complete_table_for_two_configurations(ffpp_faces, tw
     assert len(rows) == 8 and {r["heldout"] for r in rows} == set(bench.METHODS)
     assert (out / "table.png").stat().st_size > 1000 and (out / "results.json").is_file()
     # Rerun with a zero-shot checkpoint: finished folds are kept, zero-shot rows are added.
-    ckpt = out / "scratch" / "Deepfakes" / "best.pt"
+    ckpt = out / "scratch" / "Deepfakes" / "s0" / "best.pt"
     assert main(["benchmark", "cross-manipulation", "--ffpp", str(ffpp_faces), "--configs", *two_configs,
                  "--out", str(out), "--zero-shot", str(ckpt)]) == 0
     row = next(line for line in (out / "table.md").read_text().splitlines() if line.startswith("| zero-shot: best"))
@@ -74,49 +76,107 @@ def test_benchmark_writes_a_complete_table_for_two_configurations(ffpp_faces, tw
 def test_each_fold_excludes_its_held_out_method_and_the_test_split(ffpp_faces, tmp_path):
     base = load_config(TINY)
     spec = get_spec("test_videomae")
-    for fold in bench.plan_folds([("tiny", base)], ffpp_faces, None, tmp_path):
+    proto = bench.ffpp_protocol(ffpp_faces)
+    for fold in loo.plan_folds([("tiny", base)], proto, None, tmp_path):
         task = build_task(fold.cfg, spec)
         methods = {r["method"] for r in task.train_set.rows}
         assert fold.heldout not in methods and methods == {"real"} | (set(bench.METHODS) - {fold.heldout})
         assert {r["split"] for r in task.train_set.rows} == {"train"}
         assert {r["split"] for r in task.val_set.rows} == {"val"}
-        bench.check_fold(task, fold.heldout)  # the guard accepts a correct fold
+        loo.check_fold(task, fold.heldout, loo._test_rows(proto, fold.heldout))  # a correct fold passes
 
 
 def test_protocol_guard_rejects_a_leaking_fold(ffpp_faces, tmp_path):
     cfg = load_config(TINY, overrides=["data.dataset=ffpp", f"data.root={ffpp_faces}"])  # all methods
     task = build_task(cfg, get_spec("test_videomae"))
-    with pytest.raises(bench.ProtocolError, match="Deepfakes videos in the training set"):
-        bench.check_fold(task, "Deepfakes")
+    with pytest.raises(loo.ProtocolError, match="Deepfakes videos in the training set"):
+        loo.check_fold(task, "Deepfakes")
 
 
 def test_interrupted_benchmark_resumes_without_redoing_finished_folds(ffpp_faces, two_configs, tmp_path,
                                                                       monkeypatch):
-    configs = bench.load_labelled_configs(two_configs[:1])
+    configs = loo.load_labelled_configs(two_configs[:1])
+    proto = bench.ffpp_protocol(ffpp_faces)
     out = tmp_path / "bench"
     calls: list[str] = []
-    real = bench.run_fold
+    real = loo.run_fold
 
-    def counting(fold, device=None):
+    def counting(fold, proto, device=None):
         calls.append(fold.heldout)
         if len(calls) == 3:
             raise KeyboardInterrupt  # killed during the third fold
-        return real(fold, device)
+        return real(fold, proto, device)
 
-    monkeypatch.setattr(bench, "run_fold", counting)
+    monkeypatch.setattr(loo, "run_fold", counting)
     with pytest.raises(KeyboardInterrupt):
-        bench.run_benchmark(configs, ffpp_faces, out)
+        loo.run_protocol(configs, proto, out)
     assert len(list(out.rglob("result.json"))) == 2
     calls.clear()
-    monkeypatch.setattr(bench, "run_fold", lambda f, d=None: (calls.append(f.heldout), real(f, d))[1])
-    results = bench.run_benchmark(configs, ffpp_faces, out)
+    monkeypatch.setattr(loo, "run_fold", lambda f, p, d=None: (calls.append(f.heldout), real(f, p, d))[1])
+    results = loo.run_protocol(configs, proto, out)
     assert calls == ["FaceSwap", "NeuralTextures"]  # only the unfinished folds ran
     assert len(results) == 4
 
 
 def test_fold_config_starts_from_init_unless_the_configuration_has_weights(tmp_path):
     base = load_config(TINY)
-    cfg = bench.fold_config(base, tmp_path, "Face2Face", "dfdc.pt", tmp_path / "f")
+    proto = bench.ffpp_protocol(tmp_path)
+    cfg = loo.fold_config(base, proto, "Face2Face", 3, "dfdc.pt", tmp_path / "f")
     assert cfg.model.init == "dfdc.pt" and cfg.data.methods == ["real", "Deepfakes", "FaceSwap", "NeuralTextures"]
+    assert cfg.train.seed == 3
     own = load_config(to_dict(base), overrides=["model.init=ssl.pt"])
-    assert bench.fold_config(own, tmp_path, "Face2Face", "dfdc.pt", tmp_path / "f").model.init == "ssl.pt"
+    assert loo.fold_config(own, proto, "Face2Face", 0, "dfdc.pt", tmp_path / "f").model.init == "ssl.pt"
+
+
+@pytest.fixture(scope="module")
+def folder_faces(ffpp_faces, tmp_path_factory) -> Path:
+    """The sample's clips as a folder dataset with two fake methods and identities (its manifest rewritten)."""
+    from preprocessing.manifest import read_manifest, write_manifest
+
+    out = tmp_path_factory.mktemp("folder_faces")
+    (out / "clips").symlink_to(ffpp_faces / "clips")
+    rows = []
+    for r in read_manifest(ffpp_faces / "manifest.jsonl"):
+        if r["method"] in ("real", "Deepfakes", "FaceSwap"):
+            vid = r["video_id"].replace("ffpp/", "folder/")
+            rows.append({**r, "dataset": "folder", "video_id": vid, "original": vid, "identity": vid})
+    write_manifest(out / "manifest.jsonl", rows)
+    return out
+
+
+def test_leave_one_out_on_a_folder_dataset_with_seeds_and_all_held_out_fakes(folder_faces, two_configs, tmp_path):
+    from deepfake_ssat.cli import main
+    from preprocessing.manifest import read_manifest
+
+    out = tmp_path / "loo"
+    assert main(["benchmark", "leave-one-out", "--data-root", str(folder_faces), "--configs", two_configs[0],
+                 "--seeds", "0", "1", "--out", str(out)]) == 0
+    table = (out / "table.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith("| scratch |"))
+    assert row.startswith("| scratch | 2 |") and row.count(" ± ") >= 2 and "–" not in row  # 2 seeds, mean ± std
+    rows = read_manifest(folder_faces / "manifest.jsonl")
+    results = __import__("json").loads((out / "results.json").read_text())["results"]
+    assert len(results) == 4 and {(r["heldout"], r["seed"]) for r in results} == {
+        (m, s) for m in ("Deepfakes", "FaceSwap") for s in (0, 1)}
+    for r in results:  # every fake of the held-out method (no fold trained on it) + the test reals
+        fakes = {x["video_id"] for x in rows if x["method"] == r["heldout"]}
+        reals = {x["video_id"] for x in rows if x["method"] == "real" and x["split"] == "test"}
+        assert r["metrics"]["n_fake"] == len(fakes) and r["metrics"]["n"] == len(fakes) + len(reals)
+
+
+def test_leave_one_out_refuses_what_it_cannot_measure(folder_faces, two_configs, tmp_path, capsys):
+    from deepfake_ssat.cli import main
+    from preprocessing.manifest import read_manifest, write_manifest
+
+    with pytest.raises(loo.ProtocolError, match="needs two or more fake methods"):
+        loo.make_protocol("folder", folder_faces, methods=["Deepfakes"])
+    # FaceSwap only in the test split: holding out Deepfakes leaves no fake to train on.
+    thin = tmp_path / "thin"
+    thin.mkdir()
+    (thin / "clips").symlink_to(folder_faces / "clips")
+    write_manifest(thin / "manifest.jsonl", [{**r, "split": "test"} if r["method"] == "FaceSwap" else r
+                                             for r in read_manifest(folder_faces / "manifest.jsonl")])
+    assert main(["benchmark", "leave-one-out", "--data-root", str(thin), "--configs", two_configs[0],
+                 "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holding out Deepfakes has no fake left to train on" in err[0]

@@ -14,7 +14,7 @@ them would silently bias evaluation towards videos with long, stable face tracks
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,24 @@ Row = dict[str, Any]
 # --------------------------------------------------------------------------- selection
 
 
+# Which tracks: a split name, several, or per method its splits ({"real": ["test"], "vasa1": ["train",
+# "val", "test"]}: the leave-one-out protocol tests on every video of a method no fold trained on).
+Selection = str | Sequence[str] | Mapping[str, str | Sequence[str]]
+
+
 def _as_list(split: str | Sequence[str]) -> list[str]:
     return [split] if isinstance(split, str) else list(split)
+
+
+def _selector(split: Selection, methods: Sequence[str] | None) -> tuple[Callable[[Row], bool], list[str] | None]:
+    if isinstance(split, Mapping):
+        if methods is not None:
+            raise ValueError("methods are the keys of a per-method split selection; do not pass them too")
+        wanted = {m: set(_as_list(s)) for m, s in split.items()}
+        return (lambda r: r["split"] in wanted.get(r["method"], ())), list(wanted)
+    splits = _as_list(split)
+    return (lambda r: r["split"] in splits and (methods is None or r["method"] in methods)), (
+        list(methods) if methods is not None else None)
 
 
 def _check_methods(rows: list[Row], methods: Sequence[str] | None) -> None:
@@ -47,31 +63,31 @@ def _check_methods(rows: list[Row], methods: Sequence[str] | None) -> None:
         raise ValueError(f"methods {unknown} not in the manifest; it has {sorted(known)}")
 
 
-def select_tracks(rows: list[Row], split: str | Sequence[str], methods: Sequence[str] | None = None) -> list[Row]:
-    """The usable (status 'ok') tracks of ``split`` (one or several), optionally of ``methods`` only.
+def select_tracks(rows: list[Row], split: Selection, methods: Sequence[str] | None = None) -> list[Row]:
+    """The usable (status 'ok') tracks of ``split`` (one, several, or per method), optionally of ``methods``.
 
     ``methods`` are manifest method names; real videos have method 'real'. ValueError when nothing
     is selected, naming the split and methods and what the manifest has.
     """
-    splits = _as_list(split)
-    _check_methods(rows, methods)
-    out = [r for r in rows if r["status"] == "ok" and r["split"] in splits
-           and (methods is None or r["method"] in methods)]
+    keep, named = _selector(split, methods)
+    _check_methods(rows, named)
+    out = [r for r in rows if r["status"] == "ok" and keep(r)]
     if not out:
         have = sorted({(r["split"], r["method"]) for r in rows if r["status"] == "ok"})
-        raise ValueError(f"no usable face tracks for split {splits} and methods {methods or 'all'}; "
+        shown = split if isinstance(split, Mapping) else _as_list(split)
+        raise ValueError(f"no usable face tracks for split {shown} and methods {named or 'all'}; "
                          f"the manifest has ok tracks for (split, method) {have or 'none'}")
     return out
 
 
-def unusable_videos(rows: list[Row], split: str | Sequence[str], methods: Sequence[str] | None = None) -> list[Row]:
+def unusable_videos(rows: list[Row], split: Selection, methods: Sequence[str] | None = None) -> list[Row]:
     """One reason row (status != 'ok') per video of ``split`` that has no usable track.
 
     Evaluation reports these separately (no face, decode error, …) instead of scoring them.
     """
-    splits = _as_list(split)
-    _check_methods(rows, methods)
-    mine = [r for r in rows if r["split"] in splits and (methods is None or r["method"] in methods)]
+    keep, named = _selector(split, methods)
+    _check_methods(rows, named)
+    mine = [r for r in rows if keep(r)]
     usable = {r["video_id"] for r in mine if r["status"] == "ok"}
     out: dict[str, Row] = {}
     for r in mine:

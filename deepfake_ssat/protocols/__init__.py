@@ -4,7 +4,8 @@ Each protocol module holds ``HELP`` and ``DESCRIPTION`` (its ``deepfake-ssat ben
 help), ``add_arguments(parser)`` and ``run_from_args(args) -> str`` (the table it printed), so the
 command line lists whatever is registered here:
 
-- ``cross-manipulation``: FF++ leave-one-method-out and zero-shot transfer (the paper's Table 8);
+- ``leave-one-out``: hold each manipulation method out in turn, for any dataset with two or more;
+- ``cross-manipulation``: that protocol on FF++ with its official test split (the paper's Table 8);
 - ``limited-data``: image classification on a small labelled subset, scratch vs SSAT vs
   pre-training → fine-tuning.
 """
@@ -14,7 +15,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-PROTOCOLS = {"cross-manipulation": "cross_manipulation", "limited-data": "limited_data"}
+PROTOCOLS = {"leave-one-out": "leave_one_out", "cross-manipulation": "cross_manipulation",
+             "limited-data": "limited_data"}
 
 
 def get_protocol(name: str) -> ModuleType:

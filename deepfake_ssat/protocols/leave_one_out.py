@@ -1,0 +1,374 @@
+"""Leave one manipulation method out, for any preprocessed dataset with two or more fake methods.
+
+For each configuration, held-out method M and seed: train on the other methods' fakes + the real
+videos (train split; the val split, without M, picks the checkpoint and the decision threshold), then
+test on M's fakes + the test reals. ``test_fakes="test"`` tests on M's test-split fakes (FF++'s Table
+8, whose split files fix the test videos); ``"all"`` on every fake of M, none of which the fold saw
+(small datasets, where a test split per method would leave almost nothing). Zero-shot rows: a given
+checkpoint on each method's fakes + the test reals, without training.
+
+Guards refuse a fold whose training or validation data holds M, a test-split video or an identity of
+its test set, or holds no fake at all. Every fold writes ``result.json`` when it finishes, so a rerun
+skips finished folds. ``cross_manipulation`` is this protocol on FF++ with the paper's rows beside it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import multiprocessing as mp
+import statistics
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from preprocessing.files import write_json_atomic, write_text_atomic
+
+from ..config import Config, load_config
+from ..configschema import to_dict
+from ..tables import markdown_table
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+TestFakes = Literal["test", "all"]
+
+
+class ProtocolError(ValueError):
+    """A fold whose data would break the leave-one-out protocol."""
+
+
+@dataclass
+class Protocol:
+    """What one use of the protocol fixes: the data, the methods and how they are tested and shown."""
+
+    dataset: str  # data.dataset of every fold
+    root: str  # the preprocessed data (manifest.jsonl)
+    methods: tuple[str, ...]  # fake methods, each held out in turn
+    test_fakes: TestFakes = "test"
+    short: dict[str, str] = field(default_factory=dict)  # column names, e.g. {"Deepfakes": "DF"}
+    paper_rows: dict[str, dict[str, float]] = field(default_factory=dict)  # reference accuracies (%)
+
+    def test_selection(self, heldout: str) -> dict[str, tuple[str, ...]]:
+        """Per-method splits of a fold's test set (``data.video.Selection``)."""
+        return {"real": ("test",), heldout: ("test",) if self.test_fakes == "test" else SPLITS}
+
+
+def manifest_rows(root: str | Path) -> list[dict]:
+    from preprocessing.manifest import read_manifest
+
+    path = Path(root) / "manifest.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"no preprocessed data in {root}: {path} does not exist (run `deepfake-ssat "
+                                "preprocess` first)")
+    return read_manifest(path)
+
+
+def fake_methods(rows: list[dict]) -> tuple[str, ...]:
+    return tuple(sorted({r["method"] for r in rows if r["label"] == 1 and r["status"] == "ok"}))
+
+
+def make_protocol(dataset: str, root: str | Path, methods: list[str] | None = None, test_fakes: TestFakes = "test",
+                  **kw: Any) -> Protocol:
+    """The protocol over the fake methods the manifest holds (or ``methods`` of them); two are needed."""
+    have = fake_methods(manifest_rows(root))
+    if methods:
+        unknown = sorted(set(methods) - set(have))
+        if unknown:
+            raise ProtocolError(f"methods {unknown} are not among the fake methods of {root}: {list(have)}")
+        have = tuple(m for m in have if m in methods)
+    if len(have) < 2:
+        raise ProtocolError(f"leave-one-method-out needs two or more fake methods; {root} has {list(have) or 'none'}")
+    return Protocol(dataset, str(root), have, test_fakes, **kw)
+
+
+@dataclass
+class Fold:
+    label: str  # configuration label (row of the table)
+    heldout: str
+    seed: int
+    cfg: Config
+    out_dir: Path
+
+    @property
+    def result_path(self) -> Path:
+        return self.out_dir / "result.json"
+
+
+def fold_config(base: Config, proto: Protocol, heldout: str, seed: int, init: str | None, out_dir: Path) -> Config:
+    """The configuration of one fold: the other methods' fakes + reals, this seed, its own run folder."""
+    train_methods = ["real", *[m for m in proto.methods if m != heldout]]
+    overrides = [
+        f"data.dataset={proto.dataset}", f"data.root={proto.root}", f"train.output_dir={out_dir}",
+        f"train.seed={seed}", "data.methods=[" + ", ".join(train_methods) + "]",
+        "eval.test_at_end=false",  # the fold is tested on its held-out method, below
+    ]
+    if init is not None and base.model.init is None:  # a configuration's own weights (e.g. SSL) win
+        overrides.append(f"model.init={init}")
+    return load_config(to_dict(base), overrides=overrides)
+
+
+def check_fold(task, heldout: str, test_rows: list[dict] | None = None) -> None:
+    """Guards: the held-out method never enters training or validation; neither do test videos, test-split
+    videos or test identities; training and validation share no video or identity; training has fakes."""
+    test_ids = {r["video_id"] for r in test_rows or []}
+    test_people = {r["identity"] for r in test_rows or []}
+    for name, dataset in (("training", task.train_set), ("validation", task.val_set)):
+        rows = dataset.rows
+        for what, bad in ((f"{heldout} videos", [r for r in rows if r["method"] == heldout]),
+                          ("test videos", [r for r in rows if r["split"] == "test" or r["video_id"] in test_ids]),
+                          ("test identities", [r for r in rows if r["identity"] in test_people])):
+            if bad:
+                hint = (" (the test set holds a person the fold trains on; with --test-fakes all every fake of "
+                        "the held-out method is a test video: use --test-fakes test when fakes share identities "
+                        "with other videos)") if what == "test identities" else ""
+                raise ProtocolError(f"{what} in the {name} set of the fold holding out {heldout}: "
+                                    f"{sorted({r['video_id'] for r in bad})[:3]}{hint}")
+    train, val = task.train_set.rows, task.val_set.rows
+    for key, what in (("video_id", "videos"), ("identity", "identities")):
+        both = {r[key] for r in train} & {r[key] for r in val}
+        if both:
+            raise ProtocolError(f"{what} in both training and validation: {sorted(both)[:3]}")
+    if not any(r["label"] == 1 for r in train):
+        raise ProtocolError(f"the fold holding out {heldout} has no fake left to train on: the other methods "
+                            "have no training videos (add videos, or lower --val-fraction/--test-fraction)")
+
+
+def _test_rows(proto: Protocol, heldout: str) -> list[dict]:
+    from ..data.video import select_tracks
+
+    return select_tracks(manifest_rows(proto.root), proto.test_selection(heldout))
+
+
+def run_fold(fold: Fold, proto: Protocol, device: str | None = None) -> dict[str, Any]:
+    """Train one fold and test it on the held-out method; writes and returns its result."""
+    from ..train import evaluate_checkpoint, train
+
+    cfg = fold.cfg
+    if device is not None:
+        cfg = load_config(to_dict(cfg), overrides=[f"train.device={device}"])
+    log.info("fold %s / held out %s / seed %d → %s", fold.label, fold.heldout, fold.seed, fold.out_dir)
+    test_rows = _test_rows(proto, fold.heldout)
+    summary = train(cfg, task_check=lambda task: check_fold(task, fold.heldout, test_rows))
+    report = evaluate_checkpoint(fold.out_dir / "best.pt", split=proto.test_selection(fold.heldout),
+                                 device=cfg.train.device)
+    result = {"label": fold.label, "heldout": fold.heldout, "seed": fold.seed, "kind": "leave-one-out",
+              "metrics": report["overall"], "unscored": report["unscored"],
+              "best_val": {summary["best_metric"]: summary["best_value"], "epoch": summary["best_epoch"]},
+              "train_methods": cfg.data.methods, "test_fakes": proto.test_fakes,
+              "wall_time_s": summary["wall_time_s"]}
+    write_json_atomic(fold.result_path, result)
+    return result
+
+
+def run_zero_shot(checkpoint: str | Path, proto: Protocol, out_dir: Path, device: str = "auto"
+                  ) -> list[dict[str, Any]]:
+    """A trained checkpoint on each method's fakes + the test reals, without training."""
+    from ..train import evaluate_checkpoint
+
+    results = []
+    for m in proto.methods:
+        path = out_dir / f"zero_shot_{Path(checkpoint).stem}" / m / "result.json"
+        if path.is_file():
+            results.append(json.loads(path.read_text()))
+            continue
+        report = evaluate_checkpoint(checkpoint, split=proto.test_selection(m), device=device,
+                                     overrides={"data": {"dataset": proto.dataset, "root": proto.root,
+                                                         "methods": None}})
+        res = {"label": f"zero-shot: {Path(checkpoint).stem}", "heldout": m, "seed": None, "kind": "zero-shot",
+               "metrics": report["overall"], "unscored": report["unscored"], "test_fakes": proto.test_fakes}
+        write_json_atomic(path, res)
+        results.append(res)
+    return results
+
+
+def plan_folds(configs: list[tuple[str, Config]], proto: Protocol, init: str | None, out_dir: Path,
+               seeds: tuple[int, ...] = (0,)) -> list[Fold]:
+    return [Fold(label, m, s, fold_config(cfg, proto, m, s, init, out_dir / label / m / f"s{s}"),
+                 out_dir / label / m / f"s{s}")
+            for label, cfg in configs for m in proto.methods for s in seeds]
+
+
+def _run_fold_process(fold: Fold, proto: Protocol, device: str | None) -> dict[str, Any]:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return run_fold(fold, proto, device)
+
+
+def run_protocol(configs: list[tuple[str, Config]], proto: Protocol, out_dir: str | Path, init: str | None = None,
+                 zero_shot: list[str] | None = None, devices: list[str] | None = None,
+                 seeds: tuple[int, ...] = (0,), extra_rows: list[dict[str, Any]] | None = None
+                 ) -> list[dict[str, Any]]:
+    """Run every unfinished fold (in order, or one process per device side by side) and the zero-shot
+    evaluations; write the table files; return all results (``extra_rows``, e.g. baselines, appended)."""
+    out_dir = Path(out_dir)
+    folds = plan_folds(configs, proto, init, out_dir, seeds)
+    todo = [f for f in folds if not f.result_path.is_file()]
+    if len(todo) < len(folds):
+        log.info("resuming: %d of %d folds already finished", len(folds) - len(todo), len(folds))
+    if devices and len(devices) > 1 and todo:
+        ctx = mp.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=len(devices), mp_context=ctx) as pool:
+            futures = [pool.submit(_run_fold_process, f, proto, devices[i % len(devices)]) for i, f in enumerate(todo)]
+            for fut in futures:
+                fut.result()
+    else:
+        for f in todo:
+            run_fold(f, proto, devices[0] if devices else None)
+    results = [json.loads(f.result_path.read_text()) for f in folds]
+    for ckpt in zero_shot or []:
+        results += run_zero_shot(ckpt, proto, out_dir, (devices or ["auto"])[0])
+    results += extra_rows or []
+    write_tables(results, proto, out_dir)
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+# ---------------------------------------------------------------------------------------------
+def _by_row(results: list[dict[str, Any]]) -> dict[str, dict[str, list[dict[str, float]]]]:
+    rows: dict[str, dict[str, list[dict[str, float]]]] = {}
+    for r in results:
+        rows.setdefault(r["label"], {}).setdefault(r["heldout"], []).append(r["metrics"])
+    return rows
+
+
+def _spread(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
+    values = [scale * v for v in values if v == v]  # NaN (one class only) left out
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def results_table(results: list[dict[str, Any]], proto: Protocol) -> str:
+    """Rows = configurations; per held-out method accuracy (%) and AUC, mean ± sample std over seeds."""
+    name = {m: proto.short.get(m, m) for m in proto.methods}
+    header = ("configuration", "seeds", *(f"{name[m]} acc % / AUC" for m in proto.methods), "mean acc %")
+    rows = []
+    for label, per in _by_row(results).items():
+        n = max(len(v) for v in per.values())
+        cells, means = [], []
+        for m in proto.methods:
+            runs = per.get(m, [])
+            if not runs:
+                cells.append("–")
+                continue
+            accs = [r["acc"] for r in runs]
+            means.append(statistics.mean(accs))
+            cells.append(f"{_spread(accs, 100)} / {_spread([r['auc'] for r in runs], 1, 3)}")
+        rows.append((label, n, *cells, f"{100 * statistics.mean(means):.1f}" if means else "–"))
+    for label, per in proto.paper_rows.items():
+        rows.append((f"*{label} (reference, not measured here)*", "", *(f"*{per[m]:.2f}* / –" for m in proto.methods),
+                     f"*{sum(per.values()) / len(per):.2f}*"))
+    return markdown_table(header, rows)
+
+
+def write_tables(results: list[dict[str, Any]], proto: Protocol, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out_dir / "table.md", results_table(results, proto) + "\n")
+    write_json_atomic(out_dir / "results.json", {"results": results, "paper_reference": proto.paper_rows,
+                                                 "methods": list(proto.methods), "test_fakes": proto.test_fakes})
+    with (out_dir / "table.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["configuration", "kind", "heldout", "seed", "acc", "acc_at_threshold", "auc", "log_loss", "eer",
+                    "n", "n_fake"])
+        for r in results:
+            m = r["metrics"]
+            w.writerow([r["label"], r["kind"], r["heldout"], r.get("seed"), m["acc"], m["acc_at_threshold"], m["auc"],
+                        m["log_loss"], m["eer"], int(m["n"]), int(m["n_fake"])])
+    bar_chart(results, proto, out_dir / "table.png")
+    log.info("wrote %s/table.{md,csv,png} and results.json", out_dir)
+
+
+def bar_chart(results: list[dict[str, Any]], proto: Protocol, path: Path) -> Path:
+    """Grouped bars of accuracy per held-out method (mean over seeds, sample std as error bars)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = _by_row(results)
+    labels = list(rows)
+    width = 0.8 / max(len(labels), 1)
+    fig, ax = plt.subplots(figsize=(1.6 + 1.9 * len(proto.methods), 3.6), layout="constrained")
+    for i, label in enumerate(labels):
+        xs, means, errs = [], [], []
+        for j, m in enumerate(proto.methods):
+            accs = [100 * r["acc"] for r in rows[label].get(m, [])]
+            if accs:
+                xs.append(j + (i - (len(labels) - 1) / 2) * width)
+                means.append(statistics.mean(accs))
+                errs.append(statistics.stdev(accs) if len(accs) > 1 else 0.0)
+        ax.bar(xs, means, width * 0.95, yerr=errs, capsize=3, label=label)
+    ax.set_xticks(range(len(proto.methods)), [proto.short.get(m, m) for m in proto.methods])
+    ax.set_ylim(0, 100)
+    ax.axhline(50, color="grey", lw=0.8, ls=":")
+    ax.set_ylabel("video-level accuracy, %")
+    ax.set_xlabel("held-out method (its fakes + the test reals)")
+    ax.legend(fontsize="small", loc="lower right")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def load_labelled_configs(paths: list[str], overrides: list[str] = ()) -> list[tuple[str, Config]]:
+    """Each YAML (preset name or file) → (its file stem as the row label, config with ``overrides``)."""
+    from ..config import preset_path
+
+    out = []
+    for p in paths:
+        label = Path(str(preset_path(p))).stem
+        if label in {lab for lab, _ in out}:
+            raise ValueError(f"two configurations are both labelled {label!r}; give the files distinct names")
+        out.append((label, load_config(p, overrides=overrides)))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line: `deepfake-ssat benchmark leave-one-out …`
+# ---------------------------------------------------------------------------------------------
+HELP = "leave one manipulation method out, for any dataset with two or more fake methods"
+DESCRIPTION = ("For each held-out method: train on the other methods + reals, test on its fakes + the test reals; "
+               "for every configuration and seed; evaluate given checkpoints zero-shot. Reruns resume.")
+
+
+def add_common_arguments(parser) -> None:
+    parser.add_argument("--init", help="checkpoint every fold starts from; omit to train from scratch")
+    parser.add_argument("--zero-shot", nargs="*", default=None, metavar="CKPT",
+                        help="checkpoints to evaluate without training (default: --init when given)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="one run per fold and seed")
+    parser.add_argument("--devices", nargs="+",
+                        help="run folds side by side, one process per device (cuda:0 cuda:1 …)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override applied to every configuration, e.g. --set train.epochs=10")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--data-root", required=True, help="preprocessed data (the --out of `preprocess`)")
+    parser.add_argument("--dataset", default="folder", choices=["folder", "dfdc", "ffpp"],
+                        help="data.dataset of the preprocessed data (default folder)")
+    parser.add_argument("--configs", nargs="+", required=True, metavar="YAML",
+                        help="one table row per configuration (preset name or YAML file; label = file name)")
+    parser.add_argument("--methods", nargs="+", help="fake methods to hold out in turn (default: all of the data)")
+    parser.add_argument("--test-fakes", choices=["test", "all"], default="all",
+                        help="the held-out method's fakes to test on: its test split, or all of them (default: "
+                             "all; none was trained on)")
+    parser.add_argument("--out", default="runs/leave_one_out", help="results folder (reruns resume here)")
+    add_common_arguments(parser)
+
+
+def run_from_args(args) -> str:
+    """Run the protocol; returns the Markdown table."""
+    proto = make_protocol(args.dataset, args.data_root, args.methods, args.test_fakes)
+    return _run(args, proto)
+
+
+def _run(args, proto: Protocol) -> str:
+    configs = load_labelled_configs(args.configs, args.set)
+    zero_shot = args.zero_shot if args.zero_shot is not None else ([args.init] if args.init else [])
+    results = run_protocol(configs, proto, args.out, init=args.init, zero_shot=zero_shot, devices=args.devices,
+                           seeds=tuple(args.seeds))
+    return results_table(results, proto)
