@@ -94,6 +94,8 @@ def model_card_markdown(info: dict[str, Any] | None) -> str:
     text = (f"**Model** `{info['checkpoint']}` · {info['model']} · trained with mode `{info['mode']}` on "
             f"**{info['dataset']}** · threshold {info['threshold']:.3f} · faces cropped at {info['face_margin']}× "
             f"margin, {info['face_size']} px · running on {info['device']}")
+    if info.get("trained_on"):
+        text += f"\n\n**Detector card** — {info['trained_on']}. *Note: {info['caveat']}.*"
     for n in info.get("notes", []):
         text += f"\n\n> {n}"
     return text

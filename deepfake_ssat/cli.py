@@ -189,8 +189,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
             results.append((str(path), f"{type(e).__name__}: {e}"))
     _print_table(("file", "verdict", "fake prob", "tracks", "segments", "seconds", "note"), format_table(results))
     ok = [r for r in results if isinstance(r, Prediction)]
+    info = predictor.describe()
     sys.stdout.write(f"{len(ok)} of {len(results)} files scored with {predictor.name} "
-                     f"(threshold {predictor.threshold:.3f})\n")
+                     f"(threshold {predictor.threshold:.3f})\n"
+                     f"detector card: {info['trained_on']}; {info['caveat']}\n")
     if args.json:
         doc = {"checkpoint": predictor.describe(),
                "results": [r.to_dict() if isinstance(r, Prediction) else {"path": r[0], "error": r[1]}

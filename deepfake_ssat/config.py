@@ -156,6 +156,10 @@ class DataConfig:
     segment_step: int | None = None  # evaluation: frames between segment starts; null = non-overlapping
     methods: list[str] | None = None  # train/val on these methods only ('real' = real videos); null = all
     balanced_sampler: bool = False  # draw real and fake tracks equally often (with replacement)
+    # Gaussian blur sigma, in pixels of the model's input, on every frame in training, evaluation and
+    # inference (recorded in the checkpoint); 0 = off. A shortcut check: what a model still separates
+    # without the high frequencies is not blending or texture.
+    lowpass_sigma: float = 0.0
     augment: VideoAugmentConfig = field(default_factory=VideoAugmentConfig)
 
     def validate(self) -> None:
@@ -175,6 +179,7 @@ class DataConfig:
         _check(self.mixup >= 0 and self.cutmix >= 0, "mixup: mixup and cutmix alphas must be >= 0")
         _check(0 <= self.mixup_prob <= 1, f"mixup_prob: must be in [0, 1], got {self.mixup_prob}")
         _check(self.clip_stride >= 1, f"clip_stride: must be >= 1, got {self.clip_stride}")
+        _check(self.lowpass_sigma >= 0, f"lowpass_sigma: must be >= 0, got {self.lowpass_sigma}")
         _check(self.segment_step is None or self.segment_step >= 1,
                f"segment_step: must be >= 1, got {self.segment_step}")
         if self.std is not None:

@@ -80,3 +80,28 @@ def share_table(rows: list[dict[str, float]], lam: float) -> str:
     return markdown_table(header, [(f"`{r['target']}`", f"{r['grad_cls']:.4f}", f"{r['grad_rec']:.4f}",
                                     f"{r['rec_over_cls']:.2f}", f"{r['cosine']:+.3f}", f"{r['loss_cls']:.3f}",
                                     f"{r['loss_rec']:.3f}") for r in rows])
+
+
+@torch.no_grad()
+def occlusion_map(model: SSATModel, x: torch.Tensor, patch: int, fake_index: int = 1,
+                  batch_size: int = 16) -> tuple[float, torch.Tensor]:
+    """What the classifier looks at in one clip: the drop in fake probability when a ``patch`` × ``patch``
+    square is set to the mean colour (0 after normalisation) in every frame, for each square of a grid.
+
+    x: (1, C, T, H, W) normalised input. Returns (fake probability of the clip, (H/patch, W/patch) map of
+    probability drops: positive where hiding the square makes the clip look less fake).
+    """
+    model.eval()
+    _, _, _, h, w = x.shape
+    gh, gw = h // patch, w // patch
+    base = model(x)["logits"].float().softmax(1)[0, fake_index].item()
+    drops = torch.empty(gh * gw)
+    for start in range(0, gh * gw, batch_size):
+        cells = range(start, min(start + batch_size, gh * gw))
+        batch = x.repeat(len(cells), 1, 1, 1, 1)
+        for b, k in enumerate(cells):
+            i, j = divmod(k, gw)
+            batch[b, :, :, i * patch:(i + 1) * patch, j * patch:(j + 1) * patch] = 0.0
+        probs = model(batch)["logits"].float().softmax(1)[:, fake_index]
+        drops[start:start + len(cells)] = base - probs.cpu()
+    return base, drops.view(gh, gw)

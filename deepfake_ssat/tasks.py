@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from .card import image_card, video_card
 from .config import Config
 from .data.images import DATASETS as IMAGE_DATASETS
 from .data.images import build_image_datasets, collate_images, normalisation
@@ -103,7 +104,9 @@ class ImageTask:
         return None
 
     def checkpoint_extras(self) -> dict[str, Any]:
-        return {"dataset": self.dataset, "class_names": self.class_names}
+        return {"dataset": self.dataset, "class_names": self.class_names,
+                "card": image_card(self.dataset, {"train": len(self.train_set), "val": len(self.val_set)},
+                                   self.num_classes)}
 
     def check_checkpoint(self, data_config: dict[str, Any]) -> None:
         return None  # the class count is checked for every task by evaluate_checkpoint
@@ -228,7 +231,7 @@ class VideoTask:
 
     def _common(self) -> dict[str, Any]:
         return dict(root=self.root, num_frames=self.num_frames, stride=self.cfg.data.clip_stride, size=self.img_size,
-                    mean=self.mean, std=self.std)
+                    mean=self.mean, std=self.std, lowpass_sigma=self.cfg.data.lowpass_sigma)
 
     def _segments(self, rows: list[dict]):
         from .data.video import SegmentDataset
@@ -263,7 +266,9 @@ class VideoTask:
     def checkpoint_extras(self) -> dict[str, Any]:
         return {"dataset": self.cfg.data.dataset, "class_names": self.class_names,
                 "clip_stride": self.cfg.data.clip_stride, "segment_step": self.cfg.data.segment_step,
-                "faces": self.settings.get("faces"), "clip": self.settings.get("clip")}
+                "lowpass_sigma": self.cfg.data.lowpass_sigma,
+                "faces": self.settings.get("faces"), "clip": self.settings.get("clip"),
+                "card": video_card(self.cfg.data.dataset, {"train": self.train_set.rows, "val": self.val_set.rows})}
 
     def check_checkpoint(self, data_config: dict[str, Any]) -> None:
         """Refuse data whose face crops were made differently from the checkpoint's training data."""

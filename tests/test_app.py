@@ -114,6 +114,7 @@ def test_without_a_checkpoint_it_says_so_and_scores_nothing(media):
 def test_model_card_names_the_checkpoint_and_dataset(predictor):
     card = views.model_card_markdown(predictor.describe())
     assert "best.pt" in card and "dfdc" in card and f"{predictor.threshold:.3f}" in card
+    assert "**Detector card** — dfdc: trained on" in card and "identities" in card
 
 
 def test_reconstruction_mosaic_layout(predictor, media):

@@ -158,10 +158,19 @@ def test_leave_one_out_on_a_folder_dataset_with_seeds_and_all_held_out_fakes(fol
     results = __import__("json").loads((out / "results.json").read_text())["results"]
     assert len(results) == 4 and {(r["heldout"], r["seed"]) for r in results} == {
         (m, s) for m in ("Deepfakes", "FaceSwap") for s in (0, 1)}
+    reals = {x["video_id"] for x in rows if x["method"] == "real" and x["split"] == "test"}
     for r in results:  # every fake of the held-out method (no fold trained on it) + the test reals
         fakes = {x["video_id"] for x in rows if x["method"] == r["heldout"]}
-        reals = {x["video_id"] for x in rows if x["method"] == "real" and x["split"] == "test"}
         assert r["metrics"]["n_fake"] == len(fakes) and r["metrics"]["n"] == len(fakes) + len(reals)
+        seen = {x["video_id"] for x in rows if x["method"] not in ("real", r["heldout"]) and x["split"] == "test"}
+        assert r["seen"]["n"] == len(seen) + len(reals)  # the trained method's test fakes + the test reals
+    # The same row given as --row, with the shortcut baselines: no fold retrains, baseline rows join.
+    assert main(["benchmark", "leave-one-out", "--data-root", str(folder_faces), "--row", "scratch", two_configs[0],
+                 "--seeds", "0", "1", "--shortcut-baselines", "--out", str(out)]) == 0
+    table = (out / "table.md").read_text()
+    assert "| shortcut: recording (bits per pixel, frame size) | 1 |" in table
+    assert "| shortcut: all four statistics | 1 |" in table and "seen, fold without" in table
+    assert len(__import__("json").loads((out / "results.json").read_text())["results"]) == 4 + 3 * 2
 
 
 def test_leave_one_out_refuses_what_it_cannot_measure(folder_faces, two_configs, tmp_path, capsys):

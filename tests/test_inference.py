@@ -130,6 +130,23 @@ def test_eval_and_predict_give_one_video_the_same_score(ckpt, tmp_path, capsys):
         assert p["score"] == pytest.approx(float(evaluated[v]["fake_probability"]), abs=2e-6), v
 
 
+def test_predict_applies_the_checkpoint_low_pass(ckpt, media):
+    """A model trained on low-passed crops (data.lowpass_sigma) is scored on low-passed crops."""
+    from deepfake_ssat.checkpoint import read_checkpoint
+
+    ck = read_checkpoint(ckpt)
+    assert ck["data_config"]["lowpass_sigma"] == 0.0
+    ck["data_config"]["lowpass_sigma"] = 2.0
+    blurred = Predictor(ck, device="cpu")
+    rows = [{"video_id": "v", "track": 0, "num_frames": 8, "fps": 25.0, "status": "ok", "clip": None, "label": 0,
+             "frame_indices": list(range(8))}]
+    frames = np.random.default_rng(0).integers(0, 256, (8, 64, 64, 3), dtype=np.uint8)
+    assert blurred._segments(rows, [frames]).lowpass_sigma == 2.0
+    sharp = Predictor.from_checkpoint(ckpt, device="cpu")
+    a, b = sharp.predict(media["one"]), blurred.predict(media["one"])
+    assert a.counts["segments"] == b.counts["segments"] and a.score != b.score
+
+
 def test_reconstruction_view(predictor, media):
     assert predictor.has_decoder
     pred = predictor.predict(media["one"])
@@ -166,6 +183,17 @@ def test_predict_command_scores_a_folder_despite_a_corrupt_file(ckpt, media, tmp
     assert "error" in lines["corrupt.mp4"] and "inconclusive" in lines["blank.mp4"]
     assert any(v in lines["one.mp4"] for v in (" real ", " fake "))
     assert "2 of 3 files scored" in text
+    # the detector card: what the checkpoint was trained on, from its own data
+    from deepfake_ssat.checkpoint import read_checkpoint
+    from preprocessing.manifest import read_manifest
+
+    card = read_checkpoint(ckpt)["data_config"]["card"]
+    train_rows = [r for r in read_manifest(sample_paths()[1] / "manifest.jsonl")
+                  if r["split"] == "train" and r["status"] == "ok"]
+    assert card["splits"]["train"]["videos"] == {m: len({r["video_id"] for r in train_rows if r["method"] == m})
+                                                 for m in sorted({r["method"] for r in train_rows})}
+    line = next(x for x in text.splitlines() if x.startswith("detector card: dfdc: trained on "))
+    assert f"{len({r['video_id'] for r in train_rows})} videos" in line and "identities" in line
     doc = json.loads(out.read_text())
     by_name = {Path(r["path"]).name: r for r in doc["results"]}
     assert set(by_name) == {"one.mp4", "blank.mp4", "corrupt.mp4"}

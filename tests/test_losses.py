@@ -107,3 +107,21 @@ def test_target_to_pixels_inverts_every_target(norm):
     given = (pixels - torch.tensor(mean)) / torch.tensor(std) if norm == "input" else pixels
     target = reconstruction_target(given, norm)  # what the decoder is trained to output
     assert torch.allclose(target_to_pixels(target, pixels, norm, mean, std), pixels, atol=1e-4)
+
+
+def test_occlusion_map_finds_the_only_square_the_model_reads():
+    """A classifier that reads one square of the input: hiding that square, and only it, changes its score."""
+    from deepfake_ssat.diagnostics import occlusion_map
+
+    model = create_model("test_videomae", mode="scratch").eval()  # 4 × 32², patch 16: a 2 × 2 grid
+
+    class OneSquare(torch.nn.Module):
+        def forward(self, x):  # logit of "fake" = mean of the top-right square
+            return x[:, :, :, :16, 16:].mean(dim=(1, 2, 3, 4))[:, None] * torch.tensor([[-1.0, 1.0]])
+
+    model.encoder = OneSquare()
+    x = torch.ones(1, 3, 4, 32, 32)
+    prob, drops = occlusion_map(model, x, patch=16)
+    assert prob == pytest.approx(torch.sigmoid(torch.tensor(2.0)).item())
+    assert drops.shape == (2, 2) and drops[0, 1] > 0.3
+    assert torch.allclose(drops.flatten()[[0, 2, 3]], torch.zeros(3))

@@ -308,3 +308,20 @@ def test_augment_steps_drawn_independently():
         flipped, grey = not np.array_equal(out[:, -1], out[:, 8]), out[0, 8, 0] == out[0, 8, 1]
         seen.add((flipped, bool(grey)))
     assert seen == {(False, False), (False, True), (True, False), (True, True)}
+
+
+def test_lowpass_blurs_every_frame_and_only_when_asked():
+    import torch
+
+    from deepfake_ssat.data.video import clip_to_tensor
+
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    mean, std = torch.zeros(3, 1, 1, 1), torch.ones(3, 1, 1, 1)
+    sharp = clip_to_tensor(frames, 32, mean, std)
+    soft = clip_to_tensor(frames, 32, mean, std, lowpass_sigma=2.0)
+    assert torch.equal(sharp, torch.from_numpy(frames).permute(3, 0, 1, 2).float() / 255)
+    # high frequencies gone: neighbouring pixels differ far less, in every frame
+    for t in range(4):
+        assert soft[:, t].diff(dim=-1).abs().mean() < 0.25 * sharp[:, t].diff(dim=-1).abs().mean()
+    assert soft.mean().item() == pytest.approx(sharp.mean().item(), abs=0.02)

@@ -184,10 +184,16 @@ def pick_evenly(n: int, k: int) -> np.ndarray:
     return np.unique(np.rint(np.linspace(0, n - 1, k)).astype(np.int64))
 
 
-def clip_to_tensor(frames: np.ndarray, size: int, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+def clip_to_tensor(frames: np.ndarray, size: int, mean: torch.Tensor, std: torch.Tensor,
+                   lowpass_sigma: float = 0.0) -> torch.Tensor:
     """(T, H, W, 3) uint8 → (3, T, size, size) float32 in the model's normalisation (``mean``/``std``
-    shaped (3, 1, 1, 1)); frames not already ``size`` square get evaluation's resize."""
+    shaped (3, 1, 1, 1)); frames not already ``size`` square get evaluation's resize, then, with
+    ``lowpass_sigma`` > 0, a Gaussian blur of that sigma (``data.lowpass_sigma``)."""
     frames = resize_clip(frames, size)
+    if lowpass_sigma > 0:
+        import cv2
+
+        frames = np.stack([cv2.GaussianBlur(f, (0, 0), lowpass_sigma) for f in frames])
     x = torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float().div_(255.0)
     return x.sub_(mean).div_(std)
 
@@ -211,7 +217,8 @@ class _TrackData(Dataset):
     """
 
     def __init__(self, rows: list[Row], root: str | Path | None, num_frames: int, stride: int, size: int,
-                 mean: Sequence[float], std: Sequence[float], frames: Sequence[np.ndarray] | None = None):
+                 mean: Sequence[float], std: Sequence[float], frames: Sequence[np.ndarray] | None = None,
+                 lowpass_sigma: float = 0.0):
         if not rows:
             raise ValueError("no face tracks given (empty selection)")
         if num_frames <= 0 or stride <= 0 or size <= 0:
@@ -222,6 +229,7 @@ class _TrackData(Dataset):
         self.root = Path(root) if root is not None else None
         self.frames = list(frames) if frames is not None else None
         self.num_frames, self.stride, self.size = num_frames, stride, size
+        self.lowpass_sigma = lowpass_sigma
         for r in self.rows:
             if r["status"] != "ok" or (self.frames is None and not r["clip"]) or r["num_frames"] <= 0:
                 raise ValueError(f"{r['video_id']} track {r['track']}: not a usable track "
@@ -249,7 +257,7 @@ class _TrackData(Dataset):
             raise FileNotFoundError(_missing_message(path, self.root, row)) from None
 
     def _to_tensor(self, frames: np.ndarray) -> torch.Tensor:
-        return clip_to_tensor(frames, self.size, self._mean, self._std)
+        return clip_to_tensor(frames, self.size, self._mean, self._std, self.lowpass_sigma)
 
 
 class ClipDataset(_TrackData):
@@ -262,8 +270,8 @@ class ClipDataset(_TrackData):
 
     def __init__(self, rows: list[Row], root: str | Path, num_frames: int, stride: int, size: int,
                  mean: Sequence[float], std: Sequence[float],
-                 augment: Callable[[np.ndarray], np.ndarray] | None = None):
-        super().__init__(rows, root, num_frames, stride, size, mean, std)
+                 augment: Callable[[np.ndarray], np.ndarray] | None = None, lowpass_sigma: float = 0.0):
+        super().__init__(rows, root, num_frames, stride, size, mean, std, lowpass_sigma=lowpass_sigma)
         self.augment = augment
 
     def __len__(self) -> int:
@@ -292,8 +300,9 @@ class SegmentDataset(_TrackData):
 
     def __init__(self, rows: list[Row], root: str | Path | None, num_frames: int, stride: int, size: int,
                  mean: Sequence[float], std: Sequence[float], segment_step: int | None = None,
-                 frames: Sequence[np.ndarray] | None = None, max_segments_per_track: int | None = None):
-        super().__init__(rows, root, num_frames, stride, size, mean, std, frames)
+                 frames: Sequence[np.ndarray] | None = None, max_segments_per_track: int | None = None,
+                 lowpass_sigma: float = 0.0):
+        super().__init__(rows, root, num_frames, stride, size, mean, std, frames, lowpass_sigma)
         self.segment_step = segment_step
         self.segments: list[tuple[int, int]] = []
         self.segments_total: list[int] = []

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..card import CAVEAT, card_summary
 from ..checkpoint import checkpoint_model_config, model_from_checkpoint, read_checkpoint
 from ..data.augment import resize_clip
 from ..data.video import SegmentDataset, clip_to_tensor, pick_evenly, segment_times
@@ -65,6 +66,8 @@ class Predictor:
         self.size = int(dc["input_size"][-1])
         self.clip_stride = int(dc.get("clip_stride") or 1)
         self.segment_step = dc.get("segment_step")
+        self.lowpass_sigma = float(dc.get("lowpass_sigma") or 0.0)
+        self.card = dc.get("card")
         self.threshold = float(dc.get("threshold", 0.5))
         self.class_names = list(dc.get("class_names") or ["real", "fake"])
         self.fake_index = self.class_names.index("fake") if "fake" in self.class_names else 1
@@ -103,6 +106,7 @@ class Predictor:
             "threshold": self.threshold, "num_frames": self.num_frames, "input_size": self.size,
             "clip_stride": self.clip_stride, "face_margin": self.faces.margin, "face_size": self.faces.size,
             "reconstruction": self.has_decoder, "device": str(self.device), "notes": list(self.notes),
+            "card": self.card, "trained_on": card_summary(self.card), "caveat": CAVEAT,
         }
 
     def _arch_name(self) -> str:
@@ -120,7 +124,8 @@ class Predictor:
     def _segments(self, rows: list[dict], frames: list[np.ndarray]) -> SegmentDataset:
         return SegmentDataset(rows, None, self.num_frames, self.clip_stride, self.size, self.mean, self.std,
                               segment_step=self.segment_step, frames=frames,
-                              max_segments_per_track=self.options.max_segments_per_track)
+                              max_segments_per_track=self.options.max_segments_per_track,
+                              lowpass_sigma=self.lowpass_sigma)
 
     # ------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -265,7 +270,7 @@ class Predictor:
         enc = model.encoder
         shape = (3, 1, 1, 1)
         x = clip_to_tensor(prediction.clip, self.size, torch.tensor(self.mean).view(shape),
-                           torch.tensor(self.std).view(shape))[None].to(self.device)  # (1, 3, T, H, W)
+                           torch.tensor(self.std).view(shape), self.lowpass_sigma)[None].to(self.device)
         g = torch.Generator(device=self.device).manual_seed(seed)
         mask = model.sample_mask(1, generator=g)
         with self.runtime.autocast():

@@ -55,6 +55,11 @@ class Protocol:
         """Per-method splits of a fold's test set (``data.video.Selection``)."""
         return {"real": ("test",), heldout: ("test",) if self.test_fakes == "test" else SPLITS}
 
+    def seen_selection(self, heldout: str) -> dict[str, tuple[str, ...]]:
+        """The fold's other test set: the test-split fakes of the methods it trained on + the test reals
+        (new videos and identities of known methods, against which the held-out column is read)."""
+        return {"real": ("test",), **{m: ("test",) for m in self.methods if m != heldout}}
+
 
 def manifest_rows(root: str | Path) -> list[dict]:
     from preprocessing.manifest import read_manifest
@@ -154,8 +159,14 @@ def run_fold(fold: Fold, proto: Protocol, device: str | None = None) -> dict[str
     summary = train(cfg, task_check=lambda task: check_fold(task, fold.heldout, test_rows))
     report = evaluate_checkpoint(fold.out_dir / "best.pt", split=proto.test_selection(fold.heldout),
                                  device=cfg.train.device)
+    try:
+        seen = evaluate_checkpoint(fold.out_dir / "best.pt", split=proto.seen_selection(fold.heldout),
+                                   device=cfg.train.device)["overall"]
+    except ValueError as e:  # the trained methods have no test-split fakes
+        log.info("fold %s / %s: no seen-method test set (%s)", fold.label, fold.heldout, e)
+        seen = None
     result = {"label": fold.label, "heldout": fold.heldout, "seed": fold.seed, "kind": "leave-one-out",
-              "metrics": report["overall"], "unscored": report["unscored"],
+              "metrics": report["overall"], "seen": seen, "unscored": report["unscored"],
               "best_val": {summary["best_metric"]: summary["best_value"], "epoch": summary["best_epoch"]},
               "train_methods": cfg.data.methods, "test_fakes": proto.test_fakes,
               "wall_time_s": summary["wall_time_s"]}
@@ -227,10 +238,11 @@ def run_protocol(configs: list[tuple[str, Config]], proto: Protocol, out_dir: st
 # ---------------------------------------------------------------------------------------------
 # Output
 # ---------------------------------------------------------------------------------------------
-def _by_row(results: list[dict[str, Any]]) -> dict[str, dict[str, list[dict[str, float]]]]:
+def _by_row(results: list[dict[str, Any]], key: str = "metrics") -> dict[str, dict[str, list[dict[str, float]]]]:
     rows: dict[str, dict[str, list[dict[str, float]]]] = {}
     for r in results:
-        rows.setdefault(r["label"], {}).setdefault(r["heldout"], []).append(r["metrics"])
+        if r.get(key) is not None:
+            rows.setdefault(r["label"], {}).setdefault(r["heldout"], []).append(r[key])
     return rows
 
 
@@ -243,12 +255,15 @@ def _spread(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
     return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
-def results_table(results: list[dict[str, Any]], proto: Protocol) -> str:
-    """Rows = configurations; per held-out method accuracy (%) and AUC, mean ± sample std over seeds."""
+def results_table(results: list[dict[str, Any]], proto: Protocol, key: str = "metrics") -> str:
+    """Rows = configurations; per held-out method accuracy (%) and AUC, mean ± sample std over seeds.
+
+    ``key="seen"``: the same folds on their seen-method test sets (columns still name the held-out method)."""
     name = {m: proto.short.get(m, m) for m in proto.methods}
-    header = ("configuration", "seeds", *(f"{name[m]} acc % / AUC" for m in proto.methods), "mean acc %")
+    what = "held out" if key == "metrics" else "seen, fold without"
+    header = ("configuration", "seeds", *(f"{what} {name[m]}: acc % / AUC" for m in proto.methods), "mean acc %")
     rows = []
-    for label, per in _by_row(results).items():
+    for label, per in _by_row(results, key).items():
         n = max(len(v) for v in per.values())
         cells, means = [], []
         for m in proto.methods:
@@ -260,7 +275,7 @@ def results_table(results: list[dict[str, Any]], proto: Protocol) -> str:
             means.append(statistics.mean(accs))
             cells.append(f"{_spread(accs, 100)} / {_spread([r['auc'] for r in runs], 1, 3)}")
         rows.append((label, n, *cells, f"{100 * statistics.mean(means):.1f}" if means else "–"))
-    for label, per in proto.paper_rows.items():
+    for label, per in (proto.paper_rows if key == "metrics" else {}).items():
         rows.append((f"*{label} (reference, not measured here)*", "", *(f"*{per[m]:.2f}* / –" for m in proto.methods),
                      f"*{sum(per.values()) / len(per):.2f}*"))
     return markdown_table(header, rows)
@@ -268,7 +283,11 @@ def results_table(results: list[dict[str, Any]], proto: Protocol) -> str:
 
 def write_tables(results: list[dict[str, Any]], proto: Protocol, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out_dir / "table.md", results_table(results, proto) + "\n")
+    text = results_table(results, proto)
+    if any(r.get("seen") for r in results):
+        text += ("\n\nThe same checkpoints on the test-split fakes of the methods their fold trained on + the test "
+                 "reals:\n\n" + results_table(results, proto, "seen"))
+    write_text_atomic(out_dir / "table.md", text + "\n")
     write_json_atomic(out_dir / "results.json", {"results": results, "paper_reference": proto.paper_rows,
                                                  "methods": list(proto.methods), "test_fakes": proto.test_fakes})
     with (out_dir / "table.csv").open("w", newline="") as f:
@@ -336,6 +355,9 @@ DESCRIPTION = ("For each held-out method: train on the other methods + reals, te
 
 
 def add_common_arguments(parser) -> None:
+    parser.add_argument("--row", nargs="+", action="append", default=[], metavar=("LABEL PRESET", "KEY=VALUE"),
+                        help="a table row: its label, a preset or YAML, and overrides, e.g. --row scratch "
+                             "video/talking_heads model.mode=scratch (repeatable; beside or instead of --configs)")
     parser.add_argument("--init", help="checkpoint every fold starts from; omit to train from scratch")
     parser.add_argument("--zero-shot", nargs="*", default=None, metavar="CKPT",
                         help="checkpoints to evaluate without training (default: --init when given)")
@@ -350,9 +372,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--data-root", required=True, help="preprocessed data (the --out of `preprocess`)")
     parser.add_argument("--dataset", default="folder", choices=["folder", "dfdc", "ffpp"],
                         help="data.dataset of the preprocessed data (default folder)")
-    parser.add_argument("--configs", nargs="+", required=True, metavar="YAML",
+    parser.add_argument("--configs", nargs="+", default=[], metavar="YAML",
                         help="one table row per configuration (preset name or YAML file; label = file name)")
     parser.add_argument("--methods", nargs="+", help="fake methods to hold out in turn (default: all of the data)")
+    parser.add_argument("--shortcut-baselines", action="store_true",
+                        help="add rows of logistic regressions on recording and crop statistics (no manipulation "
+                             "visible to them) trained and tested on the same folds")
     parser.add_argument("--test-fakes", choices=["test", "all"], default="all",
                         help="the held-out method's fakes to test on: its test split, or all of them (default: "
                              "all; none was trained on)")
@@ -363,12 +388,30 @@ def add_arguments(parser) -> None:
 def run_from_args(args) -> str:
     """Run the protocol; returns the Markdown table."""
     proto = make_protocol(args.dataset, args.data_root, args.methods, args.test_fakes)
-    return _run(args, proto)
+    extra = []
+    if args.shortcut_baselines:
+        from .shortcuts import shortcut_rows
+
+        extra = shortcut_rows(proto)
+    return _run(args, proto, extra)
 
 
-def _run(args, proto: Protocol) -> str:
+def _rows_from_args(args) -> list[tuple[str, Config]]:
     configs = load_labelled_configs(args.configs, args.set)
+    for row in args.row:
+        if len(row) < 2:
+            raise ValueError(f"--row {' '.join(row)}: give a label and a preset or YAML, then any KEY=VALUE")
+        label, preset, *overrides = row
+        if label in {lab for lab, _ in configs}:
+            raise ValueError(f"two rows are both labelled {label!r}")
+        configs.append((label, load_config(preset, overrides=[*overrides, *args.set])))
+    if not configs:
+        raise ValueError("no configuration to run: give --configs YAML … or --row LABEL PRESET [KEY=VALUE …]")
+    return configs
+
+
+def _run(args, proto: Protocol, extra_rows: list[dict[str, Any]] | None = None) -> str:
     zero_shot = args.zero_shot if args.zero_shot is not None else ([args.init] if args.init else [])
-    results = run_protocol(configs, proto, args.out, init=args.init, zero_shot=zero_shot, devices=args.devices,
-                           seeds=tuple(args.seeds))
+    results = run_protocol(_rows_from_args(args), proto, args.out, init=args.init, zero_shot=zero_shot,
+                           devices=args.devices, seeds=tuple(args.seeds), extra_rows=extra_rows)
     return results_table(results, proto)

@@ -1,0 +1,105 @@
+"""Shortcut baselines for the leave-one-out protocol: classifiers that cannot see a manipulation.
+
+Each is a logistic regression (standardised features, balanced class weights) on per-video
+statistics of the recording and of the face crop, trained on a fold's training videos and tested on
+the same test set as the models. If one of them matches the video ViT, the model's number says as
+much about how the reals and fakes were recorded as about the manipulation.
+
+Features (per video, the mean over its face tracks):
+- ``bits_per_pixel``: file size · 8 / (frames · width · height), the encoding's budget;
+- ``frame_size``: width · height of the raw video;
+- ``face_size``: the median face box side, source pixels;
+- ``sharpness``: variance of the Laplacian of the stored face crops (8 frames spread over the track).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..metrics import binary_metrics
+from .leave_one_out import Protocol, manifest_rows
+
+log = logging.getLogger(__name__)
+
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "shortcut: recording (bits per pixel, frame size)": ("bits_per_pixel", "frame_size"),
+    "shortcut: face crop (face size, sharpness)": ("face_size", "sharpness"),
+    "shortcut: all four statistics": ("bits_per_pixel", "frame_size", "face_size", "sharpness"),
+}
+
+
+def _sharpness(root: Path, row: dict, frames: int = 8) -> float:
+    import cv2
+
+    from preprocessing.clips import read_clip
+
+    n = row["num_frames"]
+    idx = np.unique(np.linspace(0, n - 1, min(frames, n)).round().astype(int))
+    crops = read_clip(root / row["clip"], idx)
+    return float(np.mean([cv2.Laplacian(cv2.cvtColor(c, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var() for c in crops]))
+
+
+def video_features(root: str | Path, rows: list[dict]) -> dict[str, dict[str, Any]]:
+    """video_id → {label, method, split, identity, and the four features (logs)} over its usable tracks."""
+    root = Path(root)
+    per: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        if r["status"] == "ok":
+            per[r["video_id"]].append(r)
+    out = {}
+    for vid, tracks in per.items():
+        r0 = tracks[0]
+        if r0.get("bits_per_pixel") is None or r0.get("width") is None:
+            raise ValueError(f"{root}/manifest.jsonl has no frame size / bits per pixel (written before they were "
+                             "recorded): preprocess the data again for the shortcut baselines")
+        out[vid] = {
+            "label": r0["label"], "method": r0["method"], "split": r0["split"], "identity": r0["identity"],
+            "bits_per_pixel": math.log(max(r0["bits_per_pixel"], 1e-6)),
+            "frame_size": math.log(r0["width"] * r0["height"]),
+            "face_size": float(np.mean([math.log(max(t["face_size"], 1.0)) for t in tracks])),
+            "sharpness": float(np.mean([math.log(_sharpness(root, t) + 1e-6) for t in tracks])),
+        }
+    return out
+
+
+def _selected(features: dict[str, dict], selection: dict[str, tuple[str, ...]]) -> list[dict]:
+    return [f for f in features.values() if f["split"] in selection.get(f["method"], ())]
+
+
+def _score(clf, names: tuple[str, ...], videos: list[dict]) -> dict[str, float] | None:
+    if not videos:
+        return None
+    p = clf.predict_proba(np.array([[f[n] for n in names] for f in videos]))[:, 1]
+    return binary_metrics([f["label"] for f in videos], p, 0.5)
+
+
+def shortcut_rows(proto: Protocol) -> list[dict[str, Any]]:
+    """One result per (feature set, held-out method), in the leave-one-out protocol's result format."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    features = video_features(proto.root, manifest_rows(proto.root))
+    results = []
+    for heldout in proto.methods:
+        train = _selected(features, {m: ("train",) for m in ("real", *proto.methods) if m != heldout})
+        test = _selected(features, proto.test_selection(heldout))
+        seen = _selected(features, proto.seen_selection(heldout))
+        for label, names in FEATURE_SETS.items():
+            x = np.array([[f[n] for n in names] for f in train])
+            y = np.array([f["label"] for f in train])
+            if len(set(y)) < 2:
+                raise ValueError(f"shortcut baseline: the fold holding out {heldout} has one class in training")
+            clf = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced")).fit(x, y)
+            results.append({"label": label, "heldout": heldout, "seed": None, "kind": "shortcut baseline",
+                            "metrics": _score(clf, names, test), "seen": _score(clf, names, seen),
+                            "features": list(names),
+                            "train_videos": len(train), "test_fakes": proto.test_fakes})
+    log.info("shortcut baselines: %d feature sets × %d held-out methods", len(FEATURE_SETS), len(proto.methods))
+    return results
