@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -40,18 +41,39 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     return path
 
 
+_WHAT_TO_DO = "give the best.pt or last.pt of a `deepfake-ssat train` run"
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A deepfake-ssat checkpoint (a run folder means its last.pt). Anything else is refused with one line
+    saying what the file is (empty, not a PyTorch file, truncated, Python objects, another project's)."""
     path = Path(path)
     if path.is_dir():
         path = path / "last.pt"
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    size = path.stat().st_size
+    if size == 0:
+        raise WeightLoadError(f"{path} is empty (0 bytes), not a checkpoint: {_WHAT_TO_DO}")
+    with path.open("rb") as f:
+        head = f.read(4)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # weights_only refused a pickled class or function: nothing of it is run, the file is refused
+        raise WeightLoadError(f"{path} holds Python objects besides tensors (a whole pickled model, or a checkpoint "
+                              f"of another project), which are never loaded here: {_WHAT_TO_DO}, or for foreign "
+                              "weights use model.init=FILE") from None
     except Exception as e:
-        raise WeightLoadError(f"cannot read checkpoint {path}: {e}") from None
+        if head == b"PK\x03\x04":  # a zip, as torch.save writes, whose end is missing or damaged
+            raise WeightLoadError(f"{path} is a PyTorch file that is truncated or damaged ({size:,} bytes; "
+                                  f"{type(e).__name__}): copy it again, or {_WHAT_TO_DO}") from None
+        raise WeightLoadError(f"{path} is not a PyTorch checkpoint file ({size:,} bytes that torch.load cannot "
+                              f"read): {_WHAT_TO_DO}") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "arch" not in ckpt:
-        raise WeightLoadError(f"{path} is not a deepfake-ssat checkpoint (use model.init=… for foreign weights)")
+        keys = ", ".join(sorted(map(str, ckpt))[:5]) if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise WeightLoadError(f"{path} is a PyTorch file but not a deepfake-ssat checkpoint (it holds {keys}): "
+                              f"{_WHAT_TO_DO}, or for foreign weights use model.init=FILE")
     return ckpt
 
 

@@ -201,3 +201,38 @@ def test_cli_errors_are_one_line(idx_data, tmp_path, capsys):
     assert "different architecture" in capsys.readouterr().err
     assert main(["eval", "--checkpoint", str(tmp_path / "missing.pt")]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
+
+
+def _bad_checkpoints(tmp_path: Path) -> dict[str, Path]:
+    good = tmp_path / "good.pt"
+    torch.save({"weights": torch.zeros(3)}, good)
+    data = good.read_bytes()
+    files = {"empty": b"", "text": b"hello, this is not a checkpoint\n", "truncated": data[: len(data) // 2]}
+    out = {}
+    for name, content in files.items():
+        (tmp_path / f"{name}.pt").write_bytes(content)
+        out[name] = tmp_path / f"{name}.pt"
+    out["foreign"] = good  # a PyTorch dict of another project
+    torch.save({"model": torch.nn.Linear(2, 2)}, tmp_path / "objects.pt")  # a pickled module: never loaded
+    out["objects"] = tmp_path / "objects.pt"
+    return out
+
+
+@pytest.mark.parametrize(("kind", "says"), [
+    ("empty", "is empty (0 bytes), not a checkpoint"),
+    ("text", "is not a PyTorch checkpoint file"),
+    ("truncated", "is a PyTorch file that is truncated or damaged"),
+    ("foreign", "is a PyTorch file but not a deepfake-ssat checkpoint (it holds weights)"),
+    ("objects", "holds Python objects besides tensors"),
+])
+@pytest.mark.parametrize("command", ["eval", "predict"])
+def test_a_file_that_is_not_a_checkpoint_gets_one_line(tmp_path, capsys, kind, says, command):
+    path = _bad_checkpoints(tmp_path)[kind]
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"")  # never reached: the checkpoint is read first
+    args = ["eval", "--checkpoint", str(path)] if command == "eval" else ["predict", str(video), "--checkpoint",
+                                                                          str(path)]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {path} ") and says in err[0], err
+    assert "weights_only" not in err[0] and "best.pt or last.pt" in err[0]
