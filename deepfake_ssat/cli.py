@@ -28,9 +28,9 @@ class UsageError(Exception):
     """A user mistake worth one line on stderr, not a traceback."""
 
 
-def _add_set(p: argparse.ArgumentParser) -> None:
+def _add_set(p: argparse.ArgumentParser, example: str = "train.epochs=5") -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set train.epochs=5 (repeatable)")
+                   help=f"override a config value, e.g. --set {example} (repeatable)")
 
 
 def _add_config(p: argparse.ArgumentParser) -> None:
@@ -38,6 +38,35 @@ def _add_config(p: argparse.ArgumentParser) -> None:
                    help="a preset of deepfake_ssat/configs/ (e.g. image/cifar10) or a YAML file; later ones win "
                         "(repeatable)")
     _add_set(p)
+
+
+def examples(*lines: str) -> dict[str, Any]:
+    """``add_parser`` keywords that end a command's --help with real examples (tests parse each one)."""
+    return {"epilog": "examples:\n" + "\n".join(f"  {line}" for line in lines),
+            "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
+# The examples of each command's --help; tests/test_cli.py parses every one of them.
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "models": ("deepfake-ssat models",),
+    "config": ("deepfake-ssat config --config video/dfdc",
+               "deepfake-ssat config --config image/cifar10 --set train.epochs=5 --set model.mode=scratch"),
+    "train": ("deepfake-ssat train --dataset dfdc --mask 0.95",
+              "deepfake-ssat train --config video/sample --data-root data/sample_dfdc_faces --epochs 20",
+              "deepfake-ssat train --resume runs/dfdc_videomae_base_ssat"),
+    "preprocess": ("deepfake-ssat preprocess --dataset dfdc --root /data/dfdc --out data/dfdc_faces",
+                   "deepfake-ssat preprocess --dataset folder --root my_videos --csv videos.csv --out data/mine "
+                   "--test-fraction 0.2",
+                   "deepfake-ssat preprocess --dataset ffpp --root /data/ffpp --out data/ffpp_faces "
+                   "--set faces.detector.every=10"),
+    "sample": ("deepfake-ssat sample --layout dfdc --out data/sample_dfdc",
+               "deepfake-ssat sample --layout ffpp --out data/sample_ffpp --videos 12 --frames 48"),
+    "eval": ("deepfake-ssat eval --checkpoint runs/dfdc/best.pt --out runs/dfdc_eval",
+             "deepfake-ssat eval --checkpoint runs/dfdc/best.pt --dataset ffpp --data-root data/ffpp_faces "
+             "--methods real Deepfakes --set eval.batch_size=32"),
+    "predict": ("deepfake-ssat predict clip.mp4 --checkpoint runs/dfdc/best.pt",
+                "deepfake-ssat predict videos/ --checkpoint runs/dfdc/best.pt --json results.json --max-segments 0"),
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -220,16 +249,17 @@ def build_parser(extra_commands: Sequence[Callable[[Any], None]] = ()) -> argpar
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("models", help="list the registered models")
+    p = sub.add_parser("models", help="list the registered models", **examples(*EXAMPLES["models"]))
     p.set_defaults(func=cmd_models)
 
-    p = sub.add_parser("config", help="print the resolved config (defaults ← presets ← --set)")
+    p = sub.add_parser("config", help="print the resolved config (defaults ← presets ← --set)",
+                       **examples(*EXAMPLES["config"]))
     _add_config(p)
     p.set_defaults(func=cmd_config)
 
     p = sub.add_parser("train", help="train a model (one CPU, one GPU, or many through torchrun)",
                        description="Train with a preset and overrides. Under torchrun every process runs this same "
-                                   "command; rank 0 logs and writes checkpoints.")
+                                   "command; rank 0 logs and writes checkpoints.", **examples(*EXAMPLES["train"]))
     _add_config(p)
     add_shortcuts(p, Config, _TRAIN_FLAGS)
     p.add_argument("--resume", nargs="?", const="", default=None, metavar="CHECKPOINT_OR_RUN_DIR",
@@ -238,50 +268,59 @@ def build_parser(extra_commands: Sequence[Callable[[Any], None]] = ()) -> argpar
 
     p = sub.add_parser("preprocess", help="raw DFDC / FF++ / folder videos → face-track clips + manifest",
                        description="Detect, track and crop faces into clips plus manifest.jsonl. Resumable: rerun "
-                                   "the same command to continue. Under torchrun each rank takes a share.")
+                                   "the same command to continue. Under torchrun each rank takes a share.",
+                       **examples(*EXAMPLES["preprocess"]))
     from preprocessing.cli import add_arguments as add_preprocess_arguments
 
     add_preprocess_arguments(p)
     p.add_argument("--config", action="append", default=[], metavar="YAML",
                    help="YAML file of preprocessing options (fields of PreprocessConfig)")
-    _add_set(p)
+    _add_set(p, "faces.detector.every=10")
     p.set_defaults(func=cmd_preprocess)
 
-    p = sub.add_parser("sample", help="write a tiny sample dataset in the DFDC or FF++ layout (a pipeline check)")
+    p = sub.add_parser("sample", help="write a tiny sample dataset in the DFDC or FF++ layout (a pipeline check)",
+                       **examples(*EXAMPLES["sample"]))
     from preprocessing.sample import add_arguments as add_sample_arguments
 
     add_sample_arguments(p)
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("benchmark", help="the paper's tables: FF++ cross-manipulation, image limited-data")
+    p = sub.add_parser("benchmark", help="evaluation protocols that print a table: leave-one-method-out, FF++ "
+                                         "cross-manipulation (Table 8), image limited-data")
     protocols = p.add_subparsers(dest="protocol", required=True, metavar="PROTOCOL")
     from .protocols import PROTOCOLS, get_protocol
 
     for name in PROTOCOLS:
         module = get_protocol(name)
-        q = protocols.add_parser(name, help=module.HELP, description=module.DESCRIPTION)
+        q = protocols.add_parser(name, help=module.HELP, description=module.DESCRIPTION,
+                                 **examples(*module.EXAMPLES))
         module.add_arguments(q)
         q.set_defaults(func=cmd_benchmark, run_benchmark=module.run_from_args)
 
-    p = sub.add_parser("eval", help="evaluate a checkpoint on a split of its dataset")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p = sub.add_parser("eval", help="evaluate a checkpoint on a split of its dataset",
+                       description="Video-level metrics (every segment of every face track scored) at the "
+                                   "checkpoint's validation threshold, or top-1 for image datasets.",
+                       **examples(*EXAMPLES["eval"]))
+    p.add_argument("--checkpoint", required=True, help="a run's best.pt or last.pt (a run folder means last.pt)")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"],
+                   help="which split of the data (default test)")
     add_shortcuts(p, Config, _EVAL_FLAGS)
     p.add_argument("--methods", nargs="+", help="video: only these methods ('real' for real videos)")
     p.add_argument("--out", help="video: folder for predictions.csv and metrics.json")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
     p.add_argument("--json", help="also write the metrics to this JSON file")
-    _add_set(p)
+    _add_set(p, "eval.batch_size=32")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("predict", help="score videos with a checkpoint: verdict, fake probability, per-face scores",
                        description="Detect and crop faces as in training, score every 16-frame segment, and print "
                                    "a table (one row per video). A file that cannot be read is reported and the "
-                                   "others are still scored; exit code 0 when at least one file was scored.")
+                                   "others are still scored; exit code 0 when at least one file was scored.",
+                       **examples(*EXAMPLES["predict"]))
     p.add_argument("videos", nargs="+", metavar="VIDEO_OR_FOLDER", help="video files or folders (searched recursively)")
-    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--checkpoint", required=True, help="a run's best.pt (or last.pt; a run folder means last.pt)")
     p.add_argument("--json", help="also write every result (segments, tracks, timings) to this JSON file")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
     p.add_argument("--batch-size", type=int, default=8, help="segments per forward pass")
     p.add_argument("--max-segments", type=int, default=32,
                    help="at most this many segments per face track, spread over the whole video (0 = no cap)")

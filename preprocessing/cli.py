@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from typing import Any
 
 from .config import PreprocessConfig
@@ -76,13 +77,10 @@ def run_command(cfg: PreprocessConfig) -> int:
 
     try:
         run_preprocess(cfg)
-    except (DatasetError, OutputMismatchError) as e:
-        log.error("preprocess: %s", e)
-        return 2
-    except ValueError as e:  # config validation (rank/world size, fields)
-        log.error("preprocess: %s", e)
+    except (DatasetError, OutputMismatchError, ValueError) as e:  # ValueError: config (rank/world size, fields)
+        sys.stderr.write(f"error: {e}\n")
         return 2
     except KeyboardInterrupt:
-        log.error("preprocess: interrupted; rerun the same command to resume")
+        sys.stderr.write("interrupted; rerun the same command to resume (finished videos are kept)\n")
         return 130
     return 0

@@ -176,6 +176,8 @@ def run_preprocess(cfg: PreprocessConfig, rank: int | None = None, world_size: i
     cfg.validate()
     rank, world = dist_env(rank, world_size)
     out = Path(cfg.out).expanduser()
+    # Index first: a wrong root or tree must fail before anything is written into the output folder.
+    groups = limit_groups(group_entries(index_dataset(cfg)), cfg.limit)
     state_dir(out).mkdir(parents=True, exist_ok=True)
     _settings_guard(out, cfg)
     marker = state_dir(out) / f"done-rank{rank}"
@@ -185,7 +187,6 @@ def run_preprocess(cfg: PreprocessConfig, rank: int | None = None, world_size: i
                     "interrupted earlier run before starting all ranks", state_dir(out))
     t0 = time.perf_counter()
 
-    groups = limit_groups(group_entries(index_dataset(cfg)), cfg.limit)
     entries = [e for g in groups for e in g]
     mine = groups[rank::world]
     done = load_journals(out)

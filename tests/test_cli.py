@@ -34,3 +34,46 @@ def test_config_error_is_one_line(capsys):
     assert main(["config", "--set", "model.mask_ratio=2"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: model.mask_ratio: must be in (0, 1)") and err.count("\n") == 1
+
+
+def _subparsers(parser):
+    """(command words, parser) of every leaf subcommand, e.g. (("benchmark", "leave-one-out"), …)."""
+    import argparse
+
+    out = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                below = _subparsers(sub)
+                out += [((name, *words), p) for words, p in below] if below else [((name,), sub)]
+    return out
+
+
+def test_every_command_shows_examples_that_parse_and_set_hints_that_exist():
+    """Each --help ends with 1-3 real examples, each of which the parser accepts as written, and every
+    "e.g. --set KEY=VALUE" hint names a key of that command's schema."""
+    import re
+    import shlex
+
+    from app.cli import build_parser as full_parser
+    from deepfake_ssat.config import Config
+    from deepfake_ssat.configschema import annotation_of
+    from preprocessing.config import PreprocessConfig
+
+    parser = full_parser()
+    leaves = _subparsers(parser)
+    assert {w[0] for w, _ in leaves} >= {"models", "config", "train", "preprocess", "sample", "benchmark", "eval",
+                                         "predict", "demo"}
+    for words, sub in leaves:
+        text = sub.format_help()
+        assert "examples:" in text, words
+        lines = [ln.strip() for ln in text.split("examples:", 1)[1].splitlines() if ln.strip()]
+        assert 1 <= len(lines) <= 3, (words, lines)
+        for line in lines:
+            argv = shlex.split(line)
+            assert argv[0] == "deepfake-ssat" and tuple(argv[1:1 + len(words)]) == words, line
+            args = parser.parse_args(argv[1:])  # SystemExit (a failing test) if an example rotted
+            assert callable(args.func)
+        schema = PreprocessConfig if words == ("preprocess",) else Config
+        for key in re.findall(r"--set ([a-z_.]+)=", " ".join(text.split())):
+            annotation_of(schema, key)  # ConfigError if the hint names no such key

@@ -1,7 +1,7 @@
 """Evaluation protocols: fixed recipes that train and test several runs and print one table.
 
-Each protocol module holds ``HELP`` and ``DESCRIPTION`` (its ``deepfake-ssat benchmark NAME``
-help), ``add_arguments(parser)`` and ``run_from_args(args) -> str`` (the table it printed), so the
+Each protocol module holds ``HELP``, ``DESCRIPTION`` and ``EXAMPLES`` (its ``deepfake-ssat benchmark
+NAME`` help), ``add_arguments(parser)`` and ``run_from_args(args) -> str`` (the table it printed), so the
 command line lists whatever is registered here:
 
 - ``leave-one-out``: hold each manipulation method out in turn, for any dataset with two or more;

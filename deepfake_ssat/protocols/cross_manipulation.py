@@ -37,6 +37,10 @@ HELP = "FF++ leave-one-method-out + zero-shot table (the paper's Table 8)"
 DESCRIPTION = ("Fine-tune on three FF++ methods + reals, test on the fourth, for every method and configuration; "
                "evaluate DFDC checkpoints zero-shot. Reruns resume.")
 
+EXAMPLES = ("deepfake-ssat benchmark cross-manipulation --ffpp data/ffpp_faces --init runs/dfdc/best.pt",
+            "deepfake-ssat benchmark cross-manipulation --ffpp data/ffpp_faces --configs my/scratch.yaml "
+            "my/ssat_095.yaml --devices cuda:0 cuda:1")
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("--ffpp", required=True,

@@ -353,6 +353,10 @@ HELP = "leave one manipulation method out, for any dataset with two or more fake
 DESCRIPTION = ("For each held-out method: train on the other methods + reals, test on its fakes + the test reals; "
                "for every configuration and seed; evaluate given checkpoints zero-shot. Reruns resume.")
 
+EXAMPLES = ("deepfake-ssat benchmark leave-one-out --data-root runs/th_faces --row ssat video/talking_heads "
+            "--row scratch video/talking_heads model.mode=scratch --seeds 0 1 2 --shortcut-baselines",
+            "deepfake-ssat benchmark leave-one-out --data-root data/mine --configs my/ssat.yaml --test-fakes test")
+
 
 def add_common_arguments(parser) -> None:
     parser.add_argument("--row", nargs="+", action="append", default=[], metavar=("LABEL PRESET", "KEY=VALUE"),

@@ -148,6 +148,9 @@ HELP = "image classification on a small labelled subset: scratch vs SSAT vs pre-
 DESCRIPTION = ("Train every row (the same configuration, only model.mode changed) for each seed and print the test "
                "accuracy table. Reruns resume.")
 
+EXAMPLES = ("deepfake-ssat benchmark limited-data --config image/fashion_mnist_limited --seeds 0 1 2",
+            "deepfake-ssat benchmark limited-data --rows scratch ssat --set train.epochs=100 --out runs/limited")
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("--config", action="append", default=[], metavar="PRESET_OR_YAML",

@@ -3,7 +3,6 @@
 import argparse
 import ast
 import dataclasses
-import logging
 import re
 import types
 import typing
@@ -114,15 +113,16 @@ def test_flags_give_only_what_was_set():
     }
 
 
-def test_run_command_reports_bad_input_in_one_line(tmp_path, caplog):
-    caplog.set_level(logging.ERROR)
+def test_run_command_reports_bad_input_in_one_line_and_writes_nothing(tmp_path, capsys):
     cfg = PreprocessConfig(dataset="dfdc", root=str(tmp_path / "nope"), out=str(tmp_path / "o"), progress=False)
     assert run_command(cfg) == 2
-    assert "dataset root is not a folder" in caplog.text and "Traceback" not in caplog.text
+    err = capsys.readouterr().err
+    assert err.startswith("error: dataset root is not a folder") and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()  # no .state/ made for a run that cannot start
     (tmp_path / "ffpp").mkdir()
     cfg = PreprocessConfig(dataset="ffpp", root=str(tmp_path / "ffpp"), out=str(tmp_path / "o"), progress=False)
     assert run_command(cfg) == 2
-    assert "split files" in caplog.text
+    assert "error: FF++ split files" in capsys.readouterr().err
 
 
 def test_package_imports_nothing_from_deepfake_ssat():
