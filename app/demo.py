@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +67,7 @@ class DemoApp:
             check_video_file(path)
             info = VideoReader(path).info
         except VideoDecodeError as e:
-            return f"This file is not a video that can be read ({e})."
+            return f"This file cannot be read as a video: {e}."
         seconds = info.num_frames / info.fps if info.fps else 0.0
         if seconds > self.settings.max_seconds:
             return (f"The video is {seconds:.1f} s long; this demo accepts up to {self.settings.max_seconds:g} s. "
@@ -79,7 +80,9 @@ class DemoApp:
             return (views.message_html("No trained checkpoint is loaded, so nothing is scored. Restart the demo with "
                                        "--checkpoint PATH.", "none"), *_EMPTY, None)
         if not video:
-            return (views.message_html("Upload a video or pick an example first."), *_EMPTY, None)
+            return (views.message_html("Upload a video file (MP4, MOV, WebM, AVI, …) or pick an example, then press "
+                                       "Analyse. An image or a file the browser could not send arrives as nothing.",
+                                       "empty"), *_EMPTY, None)
         src = Path(video)
         with tempfile.TemporaryDirectory(prefix="ssat-demo-") as tmp:
             path = Path(tmp) / ("upload" + src.suffix.lower())
@@ -94,7 +97,7 @@ class DemoApp:
                 from preprocessing.video import VideoDecodeError
 
                 if isinstance(e, VideoDecodeError):
-                    return (views.message_html(f"This file is not a video that can be read ({e})."), *_EMPTY, None)
+                    return (views.message_html(f"This file cannot be read as a video: {e}."), *_EMPTY, None)
                 return (views.message_html(f"Analysis failed: {type(e).__name__}: {e}"), *_EMPTY, None)
         pred.path = src.name
         details = pred.to_dict()
@@ -210,6 +213,12 @@ def launch(checkpoint: str | None, settings: DemoSettings | None = None, host: s
     else:
         log.warning("no checkpoint given: the demo will say so and score nothing")
     demo = build_demo(predictor, settings)
-    demo.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=not block,
-                max_file_size=f"{int(settings.max_mb)}mb", css=CSS)
+    # quiet: Gradio's own lines suggest `share=True` in code; ours names the command's flag instead
+    demo.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=True,
+                max_file_size=f"{int(settings.max_mb)}mb", css=CSS, quiet=True)
+    urls = [demo.local_url] + ([demo.share_url] if share and demo.share_url else [])
+    sys.stderr.write(f"demo running at {' and '.join(urls)}"
+                     + ("" if share else " (add --share for a public link)") + "; Ctrl+C stops it\n")
+    if block:
+        demo.block_thread()
     return demo

@@ -15,7 +15,7 @@ from deepfake_ssat.inference import Prediction, Reconstruction
 SERIES_COLOURS = {"threshold": "#9e9e9e", **{f"face {k}": c for k, c in enumerate(
     ["#1565c0", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#558b2f", "#4e342e", "#283593"])}}
 _COLOURS = {"fake": "#c62828", "real": "#2e7d32", "inconclusive": "#8d6e63", "message": "#b26a00",
-            "none": "#546e7a"}
+            "none": "#546e7a", "empty": "#546e7a"}
 
 
 def _box(colour: str, title: str, body: str) -> str:
@@ -27,7 +27,8 @@ def _box(colour: str, title: str, body: str) -> str:
 
 def message_html(text: str, kind: str = "message") -> str:
     """A plain message in the verdict box (not a video, too long, no checkpoint, …)."""
-    title = {"message": "Cannot analyse this file", "none": "No trained model loaded"}.get(kind, kind)
+    title = {"message": "Cannot analyse this file", "none": "No trained model loaded",
+             "empty": "Nothing to analyse yet"}.get(kind, kind)
     return _box(_COLOURS.get(kind, _COLOURS["message"]), html.escape(title), html.escape(text))
 
 

@@ -8,6 +8,7 @@ Expected failures (bad config key, missing path, unusable checkpoint) end with a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -208,9 +209,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     opts = PredictOptions(batch_size=args.batch_size, max_segments_per_track=args.max_segments or None)
     predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, options=opts)
     results: list = []
-    for path in videos:
+    for n, path in enumerate(videos, 1):
         try:
-            results.append(predictor.predict(path))
+            with _progress_bar(f"[{n}/{len(videos)}] {path.name}", disable=args.quiet) as progress:
+                results.append(predictor.predict(path, progress=progress))
         except VideoDecodeError as e:
             results.append((str(path), f"cannot read video: {e}"))
         except Exception as e:  # one bad file must not stop the others
@@ -228,6 +230,27 @@ def cmd_predict(args: argparse.Namespace) -> int:
                            for r in results]}
         Path(args.json).write_text(json.dumps(doc, indent=2))
     return 0 if ok else 1
+
+
+@contextlib.contextmanager
+def _progress_bar(desc: str, disable: bool = False):
+    """A per-video bar on stderr (stage, percent, elapsed and ETA) fed by ``Predictor.predict``'s callback."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, desc=desc, file=sys.stderr, disable=disable, leave=False, dynamic_ncols=True,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
+    shown = [""]
+
+    def progress(fraction: float, stage: str) -> None:
+        bar.update(max(0, round(100 * fraction) - bar.n))
+        if stage != shown[0]:  # a new stage is drawn at once; progress within one at tqdm's pace
+            shown[0] = stage
+            bar.set_description_str(f"{desc} · {stage}", refresh=True)
+
+    try:
+        yield progress
+    finally:
+        bar.close()
 
 
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
@@ -324,6 +347,7 @@ def build_parser(extra_commands: Sequence[Callable[[Any], None]] = ()) -> argpar
     p.add_argument("--batch-size", type=int, default=8, help="segments per forward pass")
     p.add_argument("--max-segments", type=int, default=32,
                    help="at most this many segments per face track, spread over the whole video (0 = no cap)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (it goes to stderr)")
     p.set_defaults(func=cmd_predict)
 
     for add in extra_commands:

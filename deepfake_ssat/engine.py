@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Validation metrics shown in the epoch log line (all of them go to metrics.jsonl).
+_SHOWN = ("top1", "loss", "loss_rec", "auc", "log_loss", "acc", "acc_at_threshold", "eer")
+
 # Validation metrics where lower is better; every other metric is maximised.
 LOWER_IS_BETTER = {"loss", "log_loss", "loss_rec", "eer"}
 
@@ -261,8 +264,9 @@ def fit(ctx: FitContext, resumed_rng: bool = False) -> TrainState:
             if writer is not None:
                 for k, v in row.items():
                     writer.add_scalar(f"epoch/{k}", v, epoch + 1)
-            shown = {k: round(v, 4) for k, v in val.items()}
-            log.info("epoch %d/%d  train loss %.4f (cls %.4f, rec %.4f)  val %s  %.0fs, %.1f samples/s",
+            shown = ("  val " + ", ".join(f"{k} {v:.4f}" for k, v in val.items() if k in _SHOWN) if val
+                     else "  (no validation this epoch)")
+            log.info("epoch %d/%d  train loss %.4f (cls %.4f, rec %.4f)%s  %.0fs, %.1f samples/s",
                      epoch + 1, tcfg.epochs, train_avg[0], train_avg[1], train_avg[2], shown, elapsed,
                      row["samples_per_s"])
             save_checkpoint(ctx.out_dir / "last.pt", checkpoint_payload(ctx, val, full=True))

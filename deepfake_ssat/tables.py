@@ -26,3 +26,8 @@ def text_table(header: Sequence[object], rows: Sequence[Sequence[object]]) -> st
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def plural(n: int, noun: str) -> str:
+    """``plural(1, "track")`` → "1 track", ``plural(3, "track")`` → "3 tracks"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

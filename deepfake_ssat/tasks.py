@@ -211,7 +211,13 @@ class VideoTask:
         d = cfg.data
         train_rows = select_tracks(rows, "train", d.methods)
         self.train_set = ClipDataset(train_rows, augment=build_clip_augment(d.augment, img_size), **self._common())
-        self.val_set = self._segments(select_tracks(rows, "val", d.methods))
+        try:
+            val_rows = select_tracks(rows, "val", d.methods)
+        except ValueError as e:
+            raise DataMismatchError(f"{e}. Checkpoints are chosen on validation videos: preprocess again into a new "
+                                    "--out with a larger --val-fraction (or give a split column in the folder CSV)"
+                                    ) from None
+        self.val_set = self._segments(val_rows)
         self._check_clip_size(train_rows[0])  # after the datasets checked that every clip file exists
         # Test reals and fakes of every method (cross-manipulation tests a held-out method here).
         self.test_set = (self._segments(select_tracks(rows, "test", None))

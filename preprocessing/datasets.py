@@ -114,17 +114,21 @@ def index_dfdc(root: Path, val_fraction: float = 0.1, split_by_part: bool = Fals
         entries += _dfdc_test(test, root, problems)
     if problems:
         raise fail(f"DFDC tree {root} has problems", problems)
+    # Split by the group (the original) so a fake never lands on another side than its source: the groups
+    # in the order of a seeded hash, the first round(n · val_fraction) of them (at least one) to val.
+    groups = sorted({e.original for e in entries if not e.split}, key=lambda g: hash_fraction(g, seed))
+    n_val = max(1, round(len(groups) * val_fraction)) if val_fraction > 0 and len(groups) > 1 else 0
+    val_groups = set(groups[:n_val])
     out = []
     for e in entries:
         if e.split:
             out.append(e)
             continue
-        # Split by the group (the original) so a fake never lands on another side than its source.
         if split_by_part:
             source_part = e.original.split("/")[1]
             split = part_split.get(source_part, part_split[e.video_id.split("/")[1]])
         else:
-            split = "val" if hash_fraction(e.original, seed) < val_fraction else "train"
+            split = "val" if e.original in val_groups else "train"
         out.append(replace(e, split=split))
     return out
 

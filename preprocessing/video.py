@@ -103,6 +103,18 @@ class VideoReader:
         yield from _frames_pyav(self.path, indices[done:])
 
 
+# Signatures of the video containers people upload, at the start of the file: (offset, bytes, name).
+_CONTAINERS = ((4, b"ftyp", "MP4/MOV"), (0, b"\x1aE\xdf\xa3", "Matroska/WebM"), (0, b"RIFF", "AVI"),
+               (0, b"FLV", "FLV"), (0, b"\x00\x00\x01\xba", "MPEG"))
+
+
+def container_kind(path: str | Path) -> str | None:
+    """The container a file's first bytes announce (e.g. "MP4/MOV"), or None."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+    return next((name for offset, magic, name in _CONTAINERS if head[offset:offset + len(magic)] == magic), None)
+
+
 def check_video_file(path: str | Path) -> None:
     """Refuse files that FFmpeg would happily "decode" but that are no video: text (rendered as ANSI
     art by its ``tty`` demuxer) and still images. Raises ``VideoDecodeError``."""
@@ -118,7 +130,10 @@ def check_video_file(path: str | Path) -> None:
             codec = streams[0].codec_context.name if streams else None
     except Exception as e:  # PyAV raises its own error types per FFmpeg error code
         why = getattr(e, "strerror", None) or str(e)  # strerror: FFmpeg's words without the file path
-        raise VideoDecodeError(f"not a video file ({why})") from None
+        kind = container_kind(path)
+        if kind:  # the start of a video container whose rest is missing or broken
+            raise VideoDecodeError(f"a damaged or incomplete {kind} file: FFmpeg says {why!r}") from None
+        raise VideoDecodeError(f"not a video file: FFmpeg says {why!r}") from None
     if not streams:
         raise VideoDecodeError("the file has no video stream")
     if fmt == "tty" or codec in ("ansi", "bintext", "xbin", "idf"):

@@ -98,7 +98,13 @@ def test_limits_and_messages(predictor, media, tmp_path):
     verdict, *_ = app.analyse(str(media["one"]))
     assert "MB" in verdict and "accepts up to" in verdict
     verdict, *_ = DemoApp(predictor, DemoSettings()).analyse(None)
-    assert "Upload a video" in verdict
+    assert "Upload a video" in verdict and "Nothing to analyse yet" in verdict and "Cannot analyse" not in verdict
+    # a cut-off MP4: said to be damaged, in one sentence without nested brackets
+    whole = media["one"].read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[: len(whole) // 3])
+    verdict, *_ = DemoApp(predictor, DemoSettings()).analyse(str(cut))
+    assert "damaged or incomplete MP4/MOV file" in verdict and "((" not in verdict and "))" not in verdict
     assert DemoApp(predictor, DemoSettings()).reconstruct(None)[1].startswith("Analyse a video")
 
 

@@ -178,7 +178,14 @@ def test_predict_command_scores_a_folder_despite_a_corrupt_file(ckpt, media, tmp
     out = tmp_path / "out.json"
     rc = main(["predict", str(folder), "--checkpoint", str(ckpt), "--json", str(out), "--device", "cpu"])
     assert rc == 0
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
+    # a progress bar per video on stderr, naming the file and the stage
+    assert "[1/3] blank.mp4 · reading video" in captured.err and "%|" in captured.err
+    assert "[3/3] one.mp4 · scoring segments" in captured.err
+    assert "%|" not in text
+    assert main(["predict", str(media["one"]), "--checkpoint", str(ckpt), "--device", "cpu", "--quiet"]) == 0
+    assert "%|" not in capsys.readouterr().err
     lines = {line.split()[0]: line for line in text.splitlines() if line.endswith(("mp4", ".mp4")) or ".mp4" in line}
     assert "error" in lines["corrupt.mp4"] and "inconclusive" in lines["blank.mp4"]
     assert any(v in lines["one.mp4"] for v in (" real ", " fake "))

@@ -150,3 +150,16 @@ def test_checkpoint_whose_crops_disagree_with_the_data(dfdc_faces, tmp_path, cap
     write_settings(other, settings)
     assert main(["eval", "--checkpoint", str(out / "best.pt"), "--data-root", str(other), "--device", "cpu"]) == 2
     assert "margin 1.3" in capsys.readouterr().err
+
+
+def test_data_without_validation_videos_names_the_setting(dfdc_faces, tmp_path, capsys):
+    from preprocessing.manifest import read_manifest, write_manifest
+
+    no_val = tmp_path / "no_val"
+    no_val.mkdir()
+    (no_val / "clips").symlink_to(dfdc_faces / "clips")
+    write_manifest(no_val / "manifest.jsonl", [{**r, "split": "train" if r["split"] == "val" else r["split"]}
+                                               for r in read_manifest(dfdc_faces / "manifest.jsonl")])
+    assert main(["train", *sum((["--set", s] for s in video_cfg(no_val, tmp_path / "r")), [])]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no usable face tracks for split ['val']" in err and "--val-fraction" in err

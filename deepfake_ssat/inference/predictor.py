@@ -27,6 +27,7 @@ from ..losses import target_to_pixels
 from ..metrics import track_scores, video_scores
 from ..models import SSATModel
 from ..runtime import local_runtime
+from ..tables import plural
 from .results import Prediction, PredictOptions, Progress, Reconstruction, SegmentScore, TrackScore, Verdict
 
 log = logging.getLogger(__name__)
@@ -240,8 +241,9 @@ class Predictor:
             "tracks": len(vf.tracks), "tracks_scored": len(per_track), "segments": len(segments),
             "segments_total": int(sum(ts.segments_total for ts in tracks)),
         }
-        log.info("%s: %s (score %s, %d tracks, %d segments) in %.1fs", Path(video_path).name, verdict,
-                 "n/a" if score is None else f"{score:.3f}", counts["tracks"], counts["segments"], timings["total"])
+        log.info("%s: %s (score %s, %s, %s) in %.1fs", Path(video_path).name, verdict,
+                 "n/a" if score is None else f"{score:.3f}", plural(counts["tracks"], "face track"),
+                 plural(counts["segments"], "segment"), timings["total"])
         report(1.0, "done")
         return Prediction(
             path=vid, verdict=verdict, score=score, threshold=self.threshold, reason=reason,

@@ -33,11 +33,19 @@ def dfdc_tree(root: Path, parts: int = 3, reals: int = 6, fakes_per_real: int = 
     return root
 
 
+def test_a_small_dfdc_tree_still_gets_a_validation_group(tmp_path):
+    """The sample's default (8 groups at val_fraction 0.1) used to give no val video and an untrainable tree."""
+    entries = index_dfdc(dfdc_tree(tmp_path), val_fraction=0.01)
+    assert len({e.original for e in entries if e.split == "val"}) == 1
+
+
 def test_dfdc_groups_fakes_with_their_original(tmp_path):
     entries = index_dfdc(dfdc_tree(tmp_path), val_fraction=0.3, seed=1)
     by_id = {e.video_id: e for e in entries}
     assert len(by_id) == len(entries) == 3 * 6 * 4
     assert {e.split for e in entries} == {"train", "val"}
+    groups = {e.original: e.split for e in entries}
+    assert list(groups.values()).count("val") == round(len(groups) * 0.3)  # exact: 5 of 18 groups
     for e in entries:
         assert e.original in by_id and by_id[e.original].label == 0
         assert e.split == by_id[e.original].split  # never on different sides
