@@ -65,6 +65,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "eval": ("deepfake-ssat eval --checkpoint runs/dfdc/best.pt --out runs/dfdc_eval",
              "deepfake-ssat eval --checkpoint runs/dfdc/best.pt --dataset ffpp --data-root data/ffpp_faces "
              "--methods real Deepfakes --set eval.batch_size=32"),
+    "plot": ("deepfake-ssat plot runs/dfdc_videomae_base_ssat", "deepfake-ssat plot runs/limited/*_s0"),
     "predict": ("deepfake-ssat predict clip.mp4 --checkpoint runs/dfdc/best.pt",
                 "deepfake-ssat predict videos/ --checkpoint runs/dfdc/best.pt --json results.json --max-segments 0"),
 }
@@ -173,6 +174,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         _print_table(("metric", "value"), [(k, f"{v:.4f}") for k, v in report["overall"].items()])
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .figures import training_curves
+
+    for run in args.runs:
+        sys.stdout.write(f"wrote {training_curves(run)}\n")
     return 0
 
 
@@ -319,6 +328,13 @@ def build_parser(extra_commands: Sequence[Callable[[Any], None]] = ()) -> argpar
                                  **examples(*module.EXAMPLES))
         module.add_arguments(q)
         q.set_defaults(func=cmd_benchmark, run_benchmark=module.run_from_args)
+
+    p = sub.add_parser("plot", help="draw a run's training curves (losses and validation metrics) into curves.png",
+                       description="Redraw RUN/curves.png from RUN/metrics.jsonl (train writes it when it ends; "
+                                   "this draws it for a run still going or interrupted).",
+                       **examples(*EXAMPLES["plot"]))
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run folders (train.output_dir)")
+    p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("eval", help="evaluate a checkpoint on a split of its dataset",
                        description="Video-level metrics (every segment of every face track scored) at the "

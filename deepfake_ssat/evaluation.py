@@ -85,7 +85,14 @@ def write_report(out_dir: Path, report: dict[str, Any], videos: dict[str, dict],
     out_dir.mkdir(parents=True, exist_ok=True)
     write_predictions(out_dir / "predictions.csv", videos, unusable, report["threshold"])
     (out_dir / "metrics.json").write_text(json.dumps(report, indent=2))
-    log.info("wrote %s and %s", out_dir / "predictions.csv", out_dir / "metrics.json")
+    wrote = [out_dir / "predictions.csv", out_dir / "metrics.json"]
+    labels = [v["label"] for v in videos.values()]
+    if len(set(labels)) == 2:
+        from .figures import roc_figure
+
+        wrote.append(roc_figure(labels, [v["score"] for v in videos.values()], report["threshold"],
+                                out_dir / "roc.png"))
+    log.info("wrote %s", ", ".join(map(str, wrote)))
 
 
 def format_table(report: dict[str, Any]) -> str:

@@ -153,6 +153,12 @@ def _train(cfg: Config, runtime: Runtime, resume: str | Path | None, task_check=
                                                  threshold=state.threshold).metrics
     if runtime.is_main:
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        try:
+            from .figures import training_curves
+
+            training_curves(out_dir)
+        except Exception:  # a figure must never cost a finished run
+            log.warning("could not draw %s/curves.png", out_dir, exc_info=True)
         log.info("done: %s", json.dumps({k: v for k, v in summary.items() if k.startswith(("best", "test"))}))
     return summary
 

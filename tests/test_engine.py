@@ -51,6 +51,10 @@ def test_tiny_run_writes_checkpoints_config_and_metrics(idx_data, tmp_path):
     assert "optimizer" in read_checkpoint(out / "last.pt")
     assert summary["best_epoch"] in (1, 2, 3) and "top1" in summary["test_best"]
     assert summary["device_hours"] > 0
+    # the training curves are drawn when the run ends, and again on demand
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (out / "curves.png").unlink()
+    assert main(["plot", str(out)]) == 0 and (out / "curves.png").stat().st_size > 5000
     # evaluation of the saved checkpoint reproduces the summary's test accuracy
     report = evaluate_checkpoint(out / "best.pt", device="cpu")
     assert report["overall"]["top1"] == pytest.approx(summary["test_best"]["top1"])

@@ -70,6 +70,7 @@ def test_train_then_evaluate_writes_predictions_and_metrics(dfdc_faces, tmp_path
     assert rc == 0
     with (tmp_path / "eval" / "predictions.csv").open() as f:
         preds = list(csv.DictReader(f))
+    assert (tmp_path / "eval" / "roc.png").read_bytes()[:4] == b"\x89PNG"  # the ROC curve with its threshold
     from preprocessing.manifest import read_manifest
 
     test_videos = {r["video_id"] for r in read_manifest(dfdc_faces / "manifest.jsonl") if r["split"] == "test"}
