@@ -69,17 +69,19 @@ def match_share(baseline: list[FaceTrack], ours: list[FaceTrack], min_iou: float
 
 def run_pipeline(videos: list[Path], cfg: FaceCropConfig) -> tuple[dict, dict[Path, list[FaceTrack]]]:
     tracks: dict[Path, list[FaceTrack]] = {}
+    cuts: dict[Path, int] = {}
     faces = 0
     stages = dict.fromkeys(("decode", "detect", "track", "crop"), 0.0)
     t = time.perf_counter()
     for v in videos:
         vf = extract_tracks(v, cfg)
         tracks[v] = vf.tracks
+        cuts[v] = len(vf.cuts)
         faces += sum(len(tr.frame_indices) for tr in vf.tracks)
         for k in stages:
             stages[k] += vf.timings[k]
     seconds = time.perf_counter() - t
-    return {"seconds": seconds, "faces": faces, "videos": len(videos), **stages}, tracks
+    return {"seconds": seconds, "faces": faces, "videos": len(videos), "cuts": cuts, **stages}, tracks
 
 
 def bench_pipeline(videos: list[Path]) -> None:
@@ -103,7 +105,8 @@ def bench_pipeline(videos: list[Path]) -> None:
             f, n, missed = match_share(base_tracks[v], tracks[v])
             found, total = found + f, total + n
             if name == "ours":
-                per_video.append((v.name, len(base_tracks[v]), len(tracks[v]), f, "; ".join(missed) or "-"))
+                per_video.append((v.name, stats["cuts"][v], len(base_tracks[v]), len(tracks[v]), f,
+                                  "; ".join(missed) or "-"))
         rows.append((name, f"{stats['faces'] / stats['seconds']:.1f}", f"{stats['videos'] / stats['seconds']:.3f}",
                      f"{base_stats['seconds'] / stats['seconds']:.2f}x",
                      f"{found}/{total} ({100 * found / max(total, 1):.0f}%)",
@@ -112,7 +115,8 @@ def bench_pipeline(videos: list[Path]) -> None:
     print(markdown_table(("pipeline", "faces/s", "videos/s", "speed-up", "baseline tracks found",
                           "decode / detect / track / crop s"), rows))
     print()
-    print(markdown_table(("video", "baseline tracks", "our tracks", "baseline tracks found", "missed"), per_video))
+    print(markdown_table(("video", "shot cuts found", "baseline tracks", "our tracks", "baseline tracks found",
+                          "missed"), per_video))
 
 
 # --------------------------------------------------------------------------- clip formats

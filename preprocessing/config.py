@@ -100,10 +100,13 @@ class TrackerConfig:
     # Centered moving-average window (clip frames) over box centre and size so crops do not jitter;
     # 1 turns smoothing off.
     smoothing: int = 9
+    # A new shot starts where consecutive frames' colour histograms differ by more than this (total
+    # variation distance, see preprocessing/shots.py); no track crosses it. null: no cut detection.
+    cut_threshold: float | None = 0.12
 
     def validate(self) -> None:
         check_fields(self, iou_threshold="in (0, 1)", max_shift=">= 0", max_gap=">= 0", min_frames=">= 1",
-                     min_face_size=">= 0", min_score="in [0, 1]", smoothing=">= 1")
+                     min_face_size=">= 0", min_score="in [0, 1]", smoothing=">= 1", cut_threshold="in (0, 1)")
 
 
 @dataclass

@@ -19,6 +19,7 @@ import numpy as np
 from .config import FaceCropConfig
 from .cropping import crop_face
 from .detection import FaceDetector
+from .shots import Shots, frame_signature, signature_distance
 from .tracking import build_tracks
 from .video import VideoDecodeError, VideoReader
 
@@ -69,6 +70,7 @@ class VideoFaces:
     height: int
     backend: str
     tracks: list[FaceTrack]
+    cuts: list[int] = field(default_factory=list)  # source frames where a new shot starts (no track crosses one)
     timings: dict[str, float] = field(default_factory=dict)  # seconds: decode, detect, track, crop, total
 
 
@@ -137,12 +139,27 @@ def extract_tracks(
 
     frames_read = 0
     last_pos = -1
+    threshold = faces_cfg.tracker.cut_threshold if reuse is None else None  # a fake's tracks were cut already
+    cuts: list[int] = []
+    prev: tuple[int, np.ndarray, np.ndarray] | None = None  # (position, frame, signature) of the frame before
     for idx, frame in _timed(reader.frames(needed), timings, "decode"):
         pos = pos_of[idx]
         frames_read += 1
         last_pos = pos
         if cache_ok:
             cache[pos] = frame
+        if threshold is not None:
+            t = time.perf_counter()
+            sig = frame_signature(frame)
+            if prev is not None and signature_distance(prev[2], sig) > threshold:
+                # A new shot: detect on both sides of the cut, so tracks end and start right at it.
+                cuts.append(pos)
+                if prev[0] not in det_pos:
+                    det_pos.add(prev[0])
+                    pending.append((prev[0], prev[1]))
+                det_pos.add(pos)
+            prev = (pos, frame, sig)
+            timings["track"] += time.perf_counter() - t
         if pos in det_pos:
             pending.append((pos, frame))
             if len(pending) >= faces_cfg.detector.batch_size:
@@ -162,7 +179,7 @@ def extract_tracks(
 
     t = time.perf_counter()
     if reuse is None:
-        raw = build_tracks(detections, faces_cfg.tracker, every)
+        raw = build_tracks(detections, faces_cfg.tracker, every, Shots(cuts))
         tracks = [FaceTrack(clip_idx[r.positions], r.boxes, r.scores, r.det_score) for r in raw]
     else:
         tracks = []
@@ -185,6 +202,7 @@ def extract_tracks(
         height=info.height,
         backend=info.backend,
         tracks=tracks,
+        cuts=[int(clip_idx[p]) for p in cuts],
         timings=timings,
     )
 

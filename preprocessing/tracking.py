@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import TrackerConfig
+from .shots import Shots
 
 
 @dataclass
@@ -81,19 +82,23 @@ def _affinity(
 
 
 def link_detections(
-    detections: Sequence[tuple[int, np.ndarray, np.ndarray]], iou_threshold: float, max_gap: int, max_shift: float = 1.0
+    detections: Sequence[tuple[int, np.ndarray, np.ndarray]], iou_threshold: float, max_gap: int,
+    max_shift: float = 1.0, shots: Shots | None = None,
 ) -> list[_Open]:
     """Greedy association of detections ``(position, boxes (M, 4), scores (M,))`` in position order.
 
     A track takes the detection overlapping its last or motion-predicted box by at least
     ``iou_threshold``; failing that, one of similar size whose centre is within ``max_shift`` box
-    sides of the prediction. Tracks whose last detection is more than ``max_gap`` positions back are closed.
+    sides of the prediction. Tracks whose last detection is more than ``max_gap`` positions back, or in
+    an earlier shot (``shots``), are closed.
     """
+    shots = shots or Shots()
     tracks: list[_Open] = []
     for pos, boxes, scores in sorted(detections, key=lambda d: d[0]):
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         scores = np.asarray(scores, np.float32).reshape(-1)
-        active = [t for t in tracks if 0 < pos - t.positions[-1] <= max_gap]
+        active = [t for t in tracks
+                  if 0 < pos - t.positions[-1] <= max_gap and shots.same_shot(t.positions[-1], pos)]
         taken_t: set[int] = set()
         taken_d: set[int] = set()
         if active and len(boxes):
@@ -141,11 +146,13 @@ def densify(raw: _Open, smoothing: int) -> Track:
 
 
 def build_tracks(
-    detections: Sequence[tuple[int, np.ndarray, np.ndarray]], cfg: TrackerConfig, detect_every: int = 1
+    detections: Sequence[tuple[int, np.ndarray, np.ndarray]], cfg: TrackerConfig, detect_every: int = 1,
+    shots: Shots | None = None,
 ) -> list[Track]:
-    """Detections on sparse positions -> kept dense tracks, ordered by start then by face size."""
+    """Detections on sparse positions -> kept dense tracks, ordered by start then by face size; no track
+    crosses a cut of ``shots``."""
     # A track must at least survive the regular interval between two detector runs.
-    raw = link_detections(detections, cfg.iou_threshold, max(cfg.max_gap, detect_every), cfg.max_shift)
+    raw = link_detections(detections, cfg.iou_threshold, max(cfg.max_gap, detect_every), cfg.max_shift, shots)
     kept = []
     for r in raw:
         t = densify(r, cfg.smoothing)

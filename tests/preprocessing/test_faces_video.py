@@ -60,3 +60,31 @@ def test_frame_stride_and_max_frames(media, fast_faces):
 
 def test_no_face_video_has_no_tracks(media, fast_faces):
     assert extract_tracks(media["blank"], fast_faces()).tracks == []
+
+
+def test_a_track_ends_at_a_shot_cut(tmp_path, fast_faces):
+    """Two shots spliced at frame 20 with the face near the same place: without cut detection the tracker links
+    them into one track across the cut; with it, two tracks, each inside its shot."""
+    from conftest import face_frames
+
+    from preprocessing.video import write_video
+
+    first = face_frames(20, dx=1, dy=0, seed=0)
+    # the next shot: another set under warm light (a colour cast), the face near where it was
+    second = face_frames(20, dx=1, dy=0, seed=5).astype(np.float32) * np.array([1.35, 0.95, 0.55])
+    second = np.ascontiguousarray(np.clip(second, 0, 255).astype(np.uint8))
+    path = write_video(tmp_path / "spliced.mp4", np.concatenate([first, second]), codec="mp4v")
+    cfg = fast_faces()
+    vf = extract_tracks(path, cfg)
+    assert vf.cuts == [20]
+    spans = [(int(t.frame_indices[0]), int(t.frame_indices[-1])) for t in vf.tracks]
+    assert spans == [(0, 19), (20, 39)]  # each track exactly its shot: detection runs on both sides of the cut
+    cfg.tracker.cut_threshold = None
+    merged = extract_tracks(path, cfg)
+    assert merged.cuts == [] and [(int(t.frame_indices[0]), int(t.frame_indices[-1])) for t in merged.tracks] == [
+        (0, 39)]
+
+
+def test_no_cut_is_found_inside_one_shot(media, fast_faces):
+    for key in ("face", "face2", "blank"):
+        assert extract_tracks(media[key], fast_faces()).cuts == []

@@ -92,3 +92,17 @@ def test_write_contact_sheet(results, tmp_path_factory):
     out.parent.mkdir(parents=True, exist_ok=True)
     assert cv2.imwrite(str(out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
     assert out.stat().st_size > 10_000
+
+
+def test_two_real_videos_spliced_give_two_tracks_each_inside_its_shot(tmp_path):
+    """A hard cut between two real people: no track crosses it."""
+    from preprocessing.video import VideoReader, write_video
+
+    a = np.stack([f for _, f in VideoReader(DATA / "portrait_talking_512.mp4").frames(range(60))])
+    b = np.stack([f for _, f in VideoReader(DATA / "portrait_greenscreen_512.mp4").frames(range(50))])
+    path = write_video(tmp_path / "spliced.mp4", np.concatenate([a, b]))
+    vf = extract_tracks(path, FaceCropConfig())
+    assert vf.cuts == [60]
+    spans = [(int(t.frame_indices[0]), int(t.frame_indices[-1])) for t in vf.tracks]
+    assert len(spans) == 2 and all(hi < 60 or lo >= 60 for lo, hi in spans), spans
+    assert spans[0][1] >= 55 and spans[1][0] <= 64  # each covers its shot up to the cut
