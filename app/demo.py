@@ -103,9 +103,12 @@ class DemoApp:
         details = pred.to_dict()
         details["video"] = details.pop("path")  # a "path" key would make Gradio clients fetch it as a file
         items = views.gallery_items(pred)
-        rows = max(1, -(-len(items) // GALLERY_COLUMNS))
-        return (views.verdict_html(pred), views.timeline_frame(pred) if pred.segments else None,
-                gr.Gallery(value=items, height=50 + 140 * rows), views.summary_markdown(pred), details, pred)
+        timeline = (gr.LinePlot(value=views.timeline_frame(pred), color_map=views.series_colours(pred),
+                                x_lim=[0, round(pred.duration_s, 3)]) if pred.segments else None)
+        # height "auto": the grid grows with its rows at any page width (a fixed height hid the last row's
+        # captions behind an inner scroll at some widths, and left a blank band at others)
+        return (views.verdict_html(pred), timeline, gr.Gallery(value=items, height="auto"),
+                views.summary_markdown(pred), details, pred)
 
     def reconstruct(self, pred: Prediction | None) -> tuple[Any, str]:
         if self.predictor is None or not self.predictor.has_decoder:
@@ -144,6 +147,8 @@ def _examples(settings: DemoSettings) -> list[str]:
 CSS = """
 .ssat-verdict {min-height: 90px}
 footer {display: none !important}
+/* the crop grid as tall as its rows: Gradio's fixed height clipped captions or left a blank band */
+#faces .grid-wrap {height: auto !important; min-height: 0 !important; max-height: none !important}
 """
 
 
@@ -174,12 +179,13 @@ def build_demo(predictor: Predictor | None, settings: DemoSettings | None = None
                                       "Start the demo with --checkpoint to score videos.", "none"),
                                   elem_id="verdict")
                 timeline = gr.LinePlot(x="time (s)", y="fake probability", color="series", y_lim=[0, 1],
-                                       label=f"Timeline: fake probability of each {frames}-frame segment, per face",
+                                       label=f"Timeline: fake probability of each {frames}-frame segment, per face "
+                                             "(the deciding face in red)",
                                        elem_id="timeline",  # default height: a fixed one clips the legend
                                        color_map=views.SERIES_COLOURS)
                 summary = gr.Markdown(elem_id="summary")
         gallery = gr.Gallery(label="Face crops that were scored (per face track)", columns=GALLERY_COLUMNS,
-                             height=240,
+                             height="auto",
                              object_fit="contain", elem_id="faces")
         state = gr.State(None)
         with gr.Accordion("What the model reconstructs", open=False, visible=bool(info and info["reconstruction"])):
@@ -193,8 +199,10 @@ def build_demo(predictor: Predictor | None, settings: DemoSettings | None = None
         def analyse(v, progress=gr.Progress()):  # noqa: B008 (Gradio injects the tracker here)
             return app.analyse(v, progress)
 
+        # one progress bar, over the verdict box (not one copy over every output)
         button.click(analyse, inputs=video, outputs=[verdict, timeline, gallery, summary, details, state],
-                     api_name="analyse", concurrency_limit=settings.concurrency, concurrency_id="analysis")
+                     api_name="analyse", concurrency_limit=settings.concurrency, concurrency_id="analysis",
+                     show_progress_on=[verdict])
         rec_button.click(app.reconstruct, inputs=state, outputs=[rec_image, rec_text], api_name="reconstruct",
                          concurrency_limit=settings.concurrency, concurrency_id="analysis")
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)

@@ -75,6 +75,19 @@ def timeline_frame(pred: Prediction) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["time (s)", "fake probability", "series"])
 
 
+# The face that sets the verdict is drawn in a strong colour, the others faint, so that many faces whose
+# lines cross near 0.5 still read as "this one decided".
+_DECIDING = "#c62828"
+_FAINT = ["#90a4ae", "#b0bec5", "#a1887f", "#bcaaa4", "#9fa8da", "#80cbc4", "#ce93d8", "#c5e1a5"]
+
+
+def series_colours(pred: Prediction) -> dict[str, str]:
+    faces = sorted({s.track for s in pred.segments})
+    others = iter(_FAINT * (1 + len(faces) // len(_FAINT)))
+    colours = {f"face {k}": _DECIDING if k == pred.fake_track else next(others) for k in faces}
+    return {**colours, "threshold": SERIES_COLOURS["threshold"]}
+
+
 def gallery_items(pred: Prediction) -> list[tuple[np.ndarray, str]]:
     items = []
     for tr in pred.tracks:
@@ -97,6 +110,8 @@ def model_card_markdown(info: dict[str, Any] | None) -> str:
             f"margin, {info['face_size']} px · running on {info['device']}")
     if info.get("trained_on"):
         text += f"\n\n**Detector card** — {info['trained_on']}. *Note: {info['caveat']}.*"
+    if info.get("quality"):
+        text += f"\n\n**Measured when trained** — {info['quality']}."
     for n in info.get("notes", []):
         text += f"\n\n> {n}"
     return text

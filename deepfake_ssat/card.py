@@ -8,14 +8,17 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .tables import plural
+
 # Shown with every card: what the counts cannot say.
 CAVEAT = ("a detector knows the manipulations and recording conditions it was trained on; on others its "
           "score means little")
 
 
-def video_card(dataset: str, splits: Mapping[str, Iterable[dict]]) -> dict[str, Any]:
-    """Per split: videos per method and distinct identities, from manifest rows (a video's tracks count once)."""
-    out: dict[str, Any] = {"dataset": dataset, "kind": "video", "splits": {}}
+def video_card(dataset: str, splits: Mapping[str, Iterable[dict]], generator: str | None = None) -> dict[str, Any]:
+    """Per split: videos per method and distinct identities, from manifest rows (a video's tracks count once).
+    ``generator``: the program that made the data when it is synthetic (the sample generator)."""
+    out: dict[str, Any] = {"dataset": dataset, "kind": "video", "generator": generator, "splits": {}}
     for split, rows in splits.items():
         videos: dict[str, set[str]] = defaultdict(set)
         people: set[str] = set()
@@ -44,5 +47,10 @@ def card_summary(card: Mapping[str, Any] | None) -> str:
             parts.append(f"{verb} {s['images']} images")
             continue
         per = ", ".join(f"{n} {m}" for m, n in s["videos"].items())
-        parts.append(f"{verb} {sum(s['videos'].values())} videos ({per}) of {s['identities']} identities")
-    return f"{card.get('dataset', '?')}: " + "; ".join(parts)
+        people = f"{s['identities']} identit{'y' if s['identities'] == 1 else 'ies'}"
+        parts.append(f"{verb} {plural(sum(s['videos'].values()), 'video')} ({per}) of {people}")
+    name = card.get("dataset", "?")
+    if card.get("generator"):
+        name += (f" SAMPLE DATA made by {card['generator']} (procedural fakes of a few photographs: a pipeline "
+                 "check, not a detector of real manipulations)")
+    return f"{name}: " + "; ".join(parts)

@@ -274,7 +274,8 @@ class VideoTask:
                 "clip_stride": self.cfg.data.clip_stride, "segment_step": self.cfg.data.segment_step,
                 "lowpass_sigma": self.cfg.data.lowpass_sigma,
                 "faces": self.settings.get("faces"), "clip": self.settings.get("clip"),
-                "card": video_card(self.cfg.data.dataset, {"train": self.train_set.rows, "val": self.val_set.rows})}
+                "card": video_card(self.cfg.data.dataset, {"train": self.train_set.rows, "val": self.val_set.rows},
+                                   generator=(self.settings.get("source") or {}).get("generator"))}
 
     def check_checkpoint(self, data_config: dict[str, Any]) -> None:
         """Refuse data whose face crops were made differently from the checkpoint's training data."""

@@ -93,17 +93,26 @@ def record_status(rec: dict[str, Any]) -> str:
     return rec["rows"][0]["status"]
 
 
+# The settings that decide what the clips hold: an output folder never mixes two of them.
+_GUARDED = ("faces", "clip", "reuse_original_tracks")
+# Written by the sample generator at the root of its trees: data made from it is a pipeline check.
+_SAMPLE_MARKER = "sample_faces.json"
+
+
 def _settings_guard(out: Path, cfg: PreprocessConfig) -> None:
     """Refuse to resume into an output folder made with other face or clip settings."""
-    settings = {
+    settings = json.loads(json.dumps({
         "faces": dataclasses.asdict(cfg.faces),
         "clip": dataclasses.asdict(cfg.clip),
         "reuse_original_tracks": cfg.reuse_original_tracks,
-    }
+        # what the data is, for the detector card of models trained on it
+        "source": {"dataset": cfg.dataset,
+                   "generator": "preprocessing.sample" if (Path(cfg.root) / _SAMPLE_MARKER).is_file() else None},
+    }))
     old = read_settings(out)
     if old is not None:
-        if old != json.loads(json.dumps(settings)):
-            changed = sorted(k for k in settings if old.get(k) != json.loads(json.dumps(settings[k])))
+        changed = [k for k in _GUARDED if old.get(k) != settings[k]]
+        if changed:
             raise OutputMismatchError(
                 f"out: {out} holds clips made with other settings ({', '.join(changed)}); "
                 "use a new output folder or the old settings"

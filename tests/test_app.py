@@ -14,7 +14,7 @@ import pytest
 from ssat_helpers import blank_frames, face_frames, trained_checkpoint, write_video
 
 from app import views
-from app.demo import DemoApp, DemoSettings, build_demo
+from app.demo import CSS, DemoApp, DemoSettings, build_demo
 from deepfake_ssat.inference import Predictor
 
 CHROMIUM = "/usr/bin/chromium"
@@ -51,7 +51,7 @@ def served(predictor):
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     demo = build_demo(predictor, DemoSettings(max_seconds=30, examples=[]))
     port = _free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, css=CSS)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
 
@@ -69,7 +69,8 @@ def test_served_app_through_gradio_client(served, media):
     assert "% fake" in verdict and details["verdict"] in ("real", "fake")
     assert details["video"] == "one.mp4" and details["counts"]["tracks"] == 1
     n_seg = details["counts"]["segments"]
-    faces = [row for row in timeline["data"] if row[2] == "face 0"]
+    plot = timeline.get("value") or timeline  # sent as an update (value + colours + x range)
+    faces = [row for row in plot["data"] if row[2] == "face 0"]
     assert len(faces) == n_seg >= 1 and all(0.0 <= row[1] <= 1.0 for row in faces)
     assert [row[0] for row in faces] == sorted(row[0] for row in faces)  # x = seconds, in order
     gallery = gallery["value"] if isinstance(gallery, dict) else gallery  # sent as an update (value + height)
@@ -120,7 +121,9 @@ def test_without_a_checkpoint_it_says_so_and_scores_nothing(media):
 def test_model_card_names_the_checkpoint_and_dataset(predictor):
     card = views.model_card_markdown(predictor.describe())
     assert "best.pt" in card and "dfdc" in card and f"{predictor.threshold:.3f}" in card
-    assert "**Detector card** — dfdc: trained on" in card and "identities" in card
+    # the test model is trained on the sample generator's data, and the card says so
+    assert "**Detector card** — dfdc SAMPLE DATA made by preprocessing.sample" in card and "identities" in card
+    assert "a video ViT of width 32, 2 blocks, 2 heads" in card and "**Measured when trained** — validation on" in card
 
 
 def test_reconstruction_mosaic_layout(predictor, media):
@@ -148,6 +151,11 @@ def test_browser_upload_shows_the_verdict(served, media, tmp_path):
             page.locator("#faces img").first.wait_for(timeout=10_000)
             assert page.get_by_text("Video not playable").count() == 0  # the upload plays in the page
             page.wait_for_timeout(1000)  # let the plot finish drawing
+            # the crop grid shows every row and caption without an inner scroll bar or a blank band below
+            grid = page.evaluate("() => { const w = document.querySelector('#faces .grid-wrap'); "
+                                 "const c = w.querySelector('.grid-container'); "
+                                 "return [w.scrollHeight, w.clientHeight, c.getBoundingClientRect().height]; }")
+            assert grid[0] <= grid[1] + 2 and grid[1] < grid[2] + 60, grid
             text = verdict.inner_text()
             page.screenshot(path=str(shot), full_page=True)
         finally:

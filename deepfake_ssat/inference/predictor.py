@@ -10,6 +10,7 @@ loop) on a ``Runtime`` (the training/evaluation device and precision rules), agg
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
@@ -40,7 +41,7 @@ class Predictor:
     """Scores videos with one checkpoint. Build with ``Predictor.from_checkpoint(path)``."""
 
     def __init__(self, ckpt: dict[str, Any], device: str | torch.device = "auto", name: str = "checkpoint",
-                 options: PredictOptions | None = None):
+                 options: PredictOptions | None = None, summary: dict[str, Any] | None = None):
         from preprocessing.config import ClipConfig, FaceCropConfig
 
         from ..configschema import from_dict
@@ -69,6 +70,9 @@ class Predictor:
         self.segment_step = dc.get("segment_step")
         self.lowpass_sigma = float(dc.get("lowpass_sigma") or 0.0)
         self.card = dc.get("card")
+        # How good it is, as measured when it was trained: its validation epoch, and the run's test split.
+        self.validation = dict(ckpt.get("metrics") or {})
+        self.test = dict((summary or {}).get("test_best") or {}) if name.endswith("best.pt") else {}
         self.threshold = float(dc.get("threshold", 0.5))
         self.class_names = list(dc.get("class_names") or ["real", "fake"])
         self.fake_index = self.class_names.index("fake") if "fake" in self.class_names else 1
@@ -97,7 +101,9 @@ class Predictor:
         path = Path(path)
         ckpt = read_checkpoint(path)
         name = path.name if path.is_file() else f"{path.name}/last.pt"
-        return cls(ckpt, device=device, name=name, options=options)
+        run = path.parent if path.is_file() else path
+        summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else None
+        return cls(ckpt, device=device, name=name, options=options, summary=summary)
 
     # ------------------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -108,12 +114,27 @@ class Predictor:
             "clip_stride": self.clip_stride, "face_margin": self.faces.margin, "face_size": self.faces.size,
             "reconstruction": self.has_decoder, "device": str(self.device), "notes": list(self.notes),
             "card": self.card, "trained_on": card_summary(self.card), "caveat": CAVEAT,
+            "validation": self.validation, "test": self.test, "quality": self._quality(),
         }
 
     def _arch_name(self) -> str:
         spec = self.model.spec
-        shape = f"ViT {spec.embed_dim}/{spec.depth}/{spec.num_heads}, {spec.num_frames}×{spec.img_size}²"
-        return f"{self.model_name} ({shape})" if self.model_name else shape
+        params = sum(p.numel() for p in self.model.parameters()) / 1e6
+        shape = (f"a video ViT of width {spec.embed_dim}, {spec.depth} blocks, {spec.num_heads} heads "
+                 f"({params:.1f} M parameters) on {spec.num_frames} frames of {spec.img_size}²")
+        return f"{self.model_name}: {shape}" if self.model_name else shape
+
+    def _quality(self) -> str:
+        """How well it did when trained, in words: validation at its epoch, and the test split of its run."""
+        def part(what: str, m: dict[str, Any]) -> str | None:
+            if "n" not in m:
+                return None
+            auc = f"AUC {m['auc']:.3f}, " if m.get("auc") == m.get("auc") and "auc" in m else ""
+            acc = m.get("acc_at_threshold", m.get("acc"))
+            return f"{what} on {int(m['n'])} videos: {auc}accuracy {100 * acc:.1f} %" if acc is not None else None
+
+        parts = [p for p in (part("validation", self.validation), part("test", self.test)) if p]
+        return "; ".join(parts) if parts else "no validation or test figures recorded with this checkpoint"
 
     def _face_detector(self):
         if self._detector is None:
