@@ -172,3 +172,17 @@ def test_demo_and_predict_commands_are_registered():
     assert args.func is cmd_demo and args.checkpoint is None and args.port == 7860 and not args.share
     args = build_parser().parse_args(["predict", "a.mp4", "b/", "--checkpoint", "c.pt"])
     assert args.func is cmd_predict and args.videos == ["a.mp4", "b/"] and args.json is None
+
+
+def test_launch_names_our_share_flag_not_gradios(capsys):
+    from app.demo import launch
+
+    port = _free_port()
+    demo = launch(None, DemoSettings(examples=[]), port=port, block=False)
+    try:
+        out = capsys.readouterr()
+        text = out.out + out.err
+        assert f"demo running at http://127.0.0.1:{port}" in text and "(add --share for a public link)" in text
+        assert "share=True" not in text
+    finally:
+        demo.close()

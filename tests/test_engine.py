@@ -240,3 +240,13 @@ def test_a_file_that_is_not_a_checkpoint_gets_one_line(tmp_path, capsys, kind, s
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: {path} ") and says in err[0], err
     assert "weights_only" not in err[0] and "best.pt or last.pt" in err[0]
+
+
+def test_the_epoch_log_says_when_there_was_no_validation(idx_data, tmp_path, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="deepfake_ssat.engine")
+    train(load_config(overrides=tiny_cfg(idx_data, tmp_path / "r", **{"eval.every_epochs": 2})))
+    lines = [m for m in (r.getMessage() for r in caplog.records) if m.startswith("epoch ") and "train loss" in m]
+    assert len(lines) == 3 and "(no validation this epoch)" in lines[0]
+    assert all("top1 " in line and "  val " in line for line in lines[1:]) and not any("val {}" in x for x in lines)
