@@ -135,11 +135,10 @@ def _train_config(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .train import train
-
     if args.resume is not None:
         from .checkpoint import read_checkpoint
         from .config import load_config
+        from .train import train
 
         # The run's own config, with any --set on top (e.g. more epochs).
         run = args.resume or _train_config(args).train.output_dir
@@ -147,7 +146,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = load_config(saved, *args.config, overrides=args.set)
         summary = train(cfg, resume=run)
     else:
-        summary = train(_train_config(args))
+        cfg = _train_config(args)  # a config error answers before torch is imported
+        from .train import train
+
+        summary = train(cfg)
     best = summary.get("best_value")
     sys.stdout.write(f"best {summary['best_metric']}: {best if best is None else round(best, 4)} "
                      f"(epoch {summary['best_epoch']}); run in {summary['output_dir']}\n")

@@ -56,7 +56,7 @@ class ModelConfig:
     init: str | None = None
 
     def validate(self) -> None:
-        from .models import list_models
+        from .models.registry import list_models  # the names alone: no torch
 
         _check(self.name in list_models(), f"name: unknown model {self.name!r}; available: {', '.join(list_models())}")
         _check(0.0 < self.mask_ratio < 1.0, f"mask_ratio: must be in (0, 1), got {self.mask_ratio}")

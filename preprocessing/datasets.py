@@ -12,9 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .entries import DatasetError, VideoEntry, fail, hash_fraction, rel
+from .entries import VIDEO_EXTENSIONS, DatasetError, VideoEntry, fail, hash_fraction, rel
 from .folder import index_folder
-from .video import VIDEO_EXTENSIONS
 
 if TYPE_CHECKING:
     from .config import PreprocessConfig

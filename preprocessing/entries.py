@@ -8,6 +8,10 @@ from pathlib import Path
 
 _MAX_LISTED = 8  # problems shown in one error message
 
+# What counts as a video file when a folder is searched (datasets, predict, sample sources).
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp",
+                    ".ts")
+
 
 class DatasetError(ValueError):
     """A dataset tree that cannot be indexed; the message says what is wrong and where."""

@@ -23,8 +23,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from .entries import DatasetError, VideoEntry, fail, hash_fraction, rel
-from .video import VIDEO_EXTENSIONS
+from .entries import VIDEO_EXTENSIONS, DatasetError, VideoEntry, fail, hash_fraction, rel
 
 _LABELS = {"0": 0, "real": 0, "1": 1, "fake": 1}
 _SPLITS = ("train", "val", "test")

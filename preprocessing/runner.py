@@ -28,6 +28,7 @@ from .datasets import VideoEntry, index_dataset
 from .manifest import MANIFEST_NAME, read_manifest, read_settings, write_manifest, write_settings
 from .pool import Pool, set_threads
 from .process import process_video
+from .sample.options import INFO_FILE as SAMPLE_INFO
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +96,6 @@ def record_status(rec: dict[str, Any]) -> str:
 
 # The settings that decide what the clips hold: an output folder never mixes two of them.
 _GUARDED = ("faces", "clip", "reuse_original_tracks")
-# Written by the sample generator at the root of its trees: data made from it is a pipeline check.
-_SAMPLE_MARKER = "sample_faces.json"
 
 
 def _settings_guard(out: Path, cfg: PreprocessConfig) -> None:
@@ -107,7 +106,7 @@ def _settings_guard(out: Path, cfg: PreprocessConfig) -> None:
         "reuse_original_tracks": cfg.reuse_original_tracks,
         # what the data is, for the detector card of models trained on it
         "source": {"dataset": cfg.dataset,
-                   "generator": "preprocessing.sample" if (Path(cfg.root) / _SAMPLE_MARKER).is_file() else None},
+                   "generator": "preprocessing.sample" if (Path(cfg.root) / SAMPLE_INFO).is_file() else None},
     }))
     old = read_settings(out)
     if old is not None:

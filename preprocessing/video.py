@@ -14,21 +14,22 @@ from pathlib import Path
 
 import numpy as np
 
+from .entries import VIDEO_EXTENSIONS
 from .files import atomic_path
 
 log = logging.getLogger(__name__)
 
-try:  # decord has no wheels for some platforms; PyAV covers them
-    import decord
-except ImportError:  # pragma: no cover - depends on the platform
-    decord = None
+def _decord():
+    """decord, or None where it has no wheel (PyAV covers those); imported on first use, not with the module."""
+    try:
+        import decord
+    except ImportError:  # pragma: no cover - depends on the platform
+        return None
+    return decord
 
 # decord's get_batch decodes a whole list at once; chunks bound memory for 1080p+ videos.
 _CHUNK = 16
 
-# What counts as a video file when a folder is searched (datasets, predict, sample sources).
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp",
-                    ".ts")
 
 
 class VideoDecodeError(RuntimeError):
@@ -55,7 +56,8 @@ class VideoReader:
             raise VideoDecodeError("empty file")
         self._decord = None
         errors = []
-        if backend in ("auto", "decord") and decord is not None:
+        decord = _decord() if backend in ("auto", "decord") else None
+        if decord is not None:
             try:
                 self._decord = decord.VideoReader(str(self.path), ctx=decord.cpu(0), num_threads=0)
                 n = len(self._decord)

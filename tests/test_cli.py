@@ -77,3 +77,28 @@ def test_every_command_shows_examples_that_parse_and_set_hints_that_exist():
         schema = PreprocessConfig if words == ("preprocess",) else Config
         for key in re.findall(r"--set ([a-z_.]+)=", " ".join(text.split())):
             annotation_of(schema, key)  # ConfigError if the hint names no such key
+
+
+def test_help_and_usage_errors_answer_before_the_heavy_libraries_load():
+    """--help, argument errors and config errors import no torch, OpenCV, numpy, scikit-learn or Gradio
+    (the parser used to import them all: 8 s before a usage message)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, contextlib, io\n"
+        "import app.cli\n"
+        "p = app.cli.build_parser()\n"
+        "for argv in (['--help'], ['train', '--help'], ['train', '--no-such-flag'], ['eval']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        "        try:\n"
+        "            p.parse_args(argv)\n"
+        "        except SystemExit:\n"
+        "            pass\n"
+        "with contextlib.redirect_stderr(io.StringIO()):\n"
+        "    assert app.cli.main(['train', '--dataset', 'cifar10', '--mask', '1.2']) == 2\n"
+        "heavy = ('torch', 'cv2', 'numpy', 'sklearn', 'gradio', 'timm', 'decord', 'av', 'matplotlib')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

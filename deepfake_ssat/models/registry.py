@@ -7,10 +7,10 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .spec import ArchSpec
-from .ssat import SSATModel
 
 if TYPE_CHECKING:
     from ..config import ModelConfig
+    from .ssat import SSATModel
 
 _REGISTRY: dict[str, Callable[[], ArchSpec]] = {}
 
@@ -58,6 +58,7 @@ def create_model(model: str | ModelConfig, *, num_classes: int = 2, mean: Sequen
     """
     from ..config import ModelConfig
     from ..configschema import from_dict
+    from .ssat import SSATModel  # torch: only when a model is built
 
     if isinstance(model, str):
         cfg = from_dict(ModelConfig, {"name": model, **options}, prefix="model.")

@@ -22,7 +22,6 @@ from preprocessing.files import write_json_atomic, write_text_atomic
 from ..config import Config, load_config
 from ..configschema import to_dict
 from ..tables import markdown_table
-from ..tasks import is_image_dataset
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +95,8 @@ def run_row(base: Config, row: str, seed: int, out_dir: Path, pretrain_epochs: i
 def run_limited_data(base: Config, out_dir: str | Path, rows: tuple[str, ...] = tuple(ROWS),
                      seeds: tuple[int, ...] = (0,), pretrain_epochs: int | None = None) -> list[dict[str, Any]]:
     """Every (seed, row) in turn; writes ``results.json`` and ``table.md`` after each so a crash loses nothing."""
+    from ..tasks import is_image_dataset
+
     unknown = [r for r in rows if r not in ROWS]
     if unknown:
         raise ValueError(f"unknown row(s) {', '.join(unknown)}; choose from {', '.join(ROWS)}")

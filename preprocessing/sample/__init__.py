@@ -44,9 +44,21 @@ Deterministic: the same arguments and seed give the same frames (``frames_sha1``
 that make x264 repeatable are in ``preprocessing.video.write_video``).
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from .cli import add_arguments, run_from_args
-from .layouts import LAYOUTS, write_sample_dataset
-from .sources import ASTRONAUT_LANDMARKS
+from .options import LAYOUTS
 
+_LAZY = {"write_sample_dataset": "layouts", "ASTRONAUT_LANDMARKS": "sources"}  # numpy/OpenCV: on first use
 __all__ = ["ASTRONAUT_LANDMARKS", "LAYOUTS", "add_arguments", "run_from_args", "write_sample_dataset"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'preprocessing.sample' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value

@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from .layouts import DEFAULT_FPS, DEFAULT_FRAMES, DEFAULT_SIZE, LAYOUTS, write_sample_dataset
+from .options import DEFAULT_FPS, DEFAULT_FRAMES, DEFAULT_SIZE, LAYOUTS
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_from_args(args: argparse.Namespace) -> int:
     """Run ``deepfake-ssat sample``; 0 on success, 2 on a usage error (logged in one line)."""
+    from .layouts import write_sample_dataset  # numpy, OpenCV, PyAV: only when the command runs
+
     try:
         root = write_sample_dataset(
             args.layout, args.out, videos=args.videos, source=args.source, seed=args.seed,

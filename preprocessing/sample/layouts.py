@@ -19,17 +19,12 @@ from ..datasets import FFPP_METHODS
 from ..video import video_codec, write_video
 from .fakes import FakeCtx, render_fake
 from .geometry import face_box
+from .options import DEFAULT_FPS, DEFAULT_FRAMES, DEFAULT_SIZE, DEFAULT_VIDEOS, INFO_FILE, LAYOUTS
 from .real import RealSpec
 from .sources import default_source, load_sources
 
 log = logging.getLogger(__name__)
 
-LAYOUTS = ("dfdc", "ffpp")
-DEFAULT_VIDEOS = {"dfdc": 8, "ffpp": 12}
-DEFAULT_FRAMES = 32
-DEFAULT_SIZE = 256
-DEFAULT_FPS = 25
-INFO_FILE = "sample_faces.json"
 
 
 def _crf(compression: str) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..video import VIDEO_EXTENSIONS
+from ..entries import VIDEO_EXTENSIONS
 from .geometry import box_centre, face_axes
 
 log = logging.getLogger(__name__)
