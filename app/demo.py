@@ -36,6 +36,7 @@ class DemoSettings:
     queue_size: int = 16  # users waiting at most; more get "queue full"
     device: str = "auto"
     max_segments_per_track: int | None = 32
+    int8: bool = False  # int8 dynamic quantisation of the classifier (CPU)
     examples: list[str] = field(default_factory=list)  # empty: the portrait videos of ../shared/data if present
 
     def validate(self) -> None:
@@ -217,7 +218,7 @@ def launch(checkpoint: str | None, settings: DemoSettings | None = None, host: s
     if checkpoint:
         predictor = Predictor.from_checkpoint(
             checkpoint, device=settings.device,
-            options=PredictOptions(max_segments_per_track=settings.max_segments_per_track))
+            options=PredictOptions(max_segments_per_track=settings.max_segments_per_track, int8=settings.int8))
     else:
         log.warning("no checkpoint given: the demo will say so and score nothing")
     demo = build_demo(predictor, settings)

@@ -167,7 +167,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for item in [*shortcut_overrides(args, _EVAL_FLAGS), *args.set]:
         set_dotted(overrides, *parse_override(item))
     report = evaluate_checkpoint(args.checkpoint, split=args.split, overrides=overrides, device=args.device,
-                                 methods=args.methods, out_dir=args.out)
+                                 methods=args.methods, out_dir=args.out, int8=args.int8)
     if "per_method" in report:
         from .evaluation import format_table
 
@@ -217,7 +217,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     videos = find_videos(args.videos)
     if not videos:
         raise FileNotFoundError(f"no video files in {', '.join(args.videos)}")
-    opts = PredictOptions(batch_size=args.batch_size, max_segments_per_track=args.max_segments or None)
+    opts = PredictOptions(batch_size=args.batch_size, max_segments_per_track=args.max_segments or None,
+                          int8=args.int8)
     predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, options=opts)
     results: list = []
     for n, path in enumerate(videos, 1):
@@ -350,6 +351,8 @@ def build_parser(extra_commands: Sequence[Callable[[Any], None]] = ()) -> argpar
     p.add_argument("--out", help="video: folder for predictions.csv and metrics.json")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
     p.add_argument("--json", help="also write the metrics to this JSON file")
+    p.add_argument("--int8", action="store_true",
+                   help="evaluate the int8 dynamically quantised model (CPU), to compare with fp32")
     _add_set(p, "eval.batch_size=32")
     p.set_defaults(func=cmd_eval)
 
@@ -366,6 +369,8 @@ def build_parser(extra_commands: Sequence[Callable[[Any], None]] = ()) -> argpar
     p.add_argument("--max-segments", type=int, default=32,
                    help="at most this many segments per face track, spread over the whole video (0 = no cap)")
     p.add_argument("--quiet", action="store_true", help="no progress bar (it goes to stderr)")
+    p.add_argument("--int8", action="store_true",
+                   help="int8 dynamic quantisation of the Linear layers (CPU; faster, scores differ slightly)")
     p.set_defaults(func=cmd_predict)
 
     for add in extra_commands:

@@ -176,7 +176,7 @@ def _carbon_tracker(out_dir: Path):
 
 def evaluate_checkpoint(path: str | Path, split: str = "test", overrides: dict[str, Any] | None = None,
                         device: str = "auto", methods: list[str] | None = None,
-                        out_dir: str | Path | None = None) -> dict[str, Any]:
+                        out_dir: str | Path | None = None, int8: bool = False) -> dict[str, Any]:
     """Evaluate a checkpoint on a split of its dataset (or of the dataset given in ``overrides``).
 
     Returns ``{"overall": metrics, ...}``; for video also per-method metrics and unscored videos,
@@ -189,6 +189,10 @@ def evaluate_checkpoint(path: str | Path, split: str = "test", overrides: dict[s
     runtime = setup_runtime(device, "auto")
     try:
         model = model_from_checkpoint(ckpt, with_decoder=False).to(runtime.device)
+        if int8:
+            from .models.quantize import int8_dynamic
+
+            model = int8_dynamic(model)
         task = build_task(cfg, model.spec)
         if task.num_classes != model.num_classes:
             raise ValueError(f"checkpoint has {model.num_classes} classes but dataset {cfg.data.dataset} has "

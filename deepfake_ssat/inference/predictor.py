@@ -62,6 +62,10 @@ class Predictor:
         self.runtime = local_runtime(str(device))
         self.device = self.runtime.device
         self.model: SSATModel = model_from_checkpoint(ckpt, with_decoder=False).to(self.device).eval()
+        if self.options.int8:
+            from ..models.quantize import int8_dynamic
+
+            self.model = int8_dynamic(self.model)
         self._ckpt = ckpt if self.has_decoder else None  # kept only for the lazily built reconstruction model
         self._recon_model: SSATModel | None = None
         self.num_frames = int(dc["num_frames"])
@@ -113,6 +117,7 @@ class Predictor:
             "threshold": self.threshold, "num_frames": self.num_frames, "input_size": self.size,
             "clip_stride": self.clip_stride, "face_margin": self.faces.margin, "face_size": self.faces.size,
             "reconstruction": self.has_decoder, "device": str(self.device), "notes": list(self.notes),
+            "int8": self.options.int8,
             "card": self.card, "trained_on": card_summary(self.card), "caveat": CAVEAT,
             "validation": self.validation, "test": self.test, "quality": self._quality(),
         }
