@@ -9,6 +9,7 @@ track one file (no inode per frame) whose members are read by offset, and any zi
 
 from __future__ import annotations
 
+import io
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,8 +26,16 @@ _SUBSAMPLING = {
 }
 
 
+# A clip may also hold the landmarks of its frames, in crop pixels: (T, 5, 2) float32 as .npy.
+LANDMARKS_MEMBER = "landmarks.npy"
+
+
 def _member(i: int) -> str:
     return f"{i:06d}.jpg"
+
+
+def _frames(zf: zipfile.ZipFile) -> list[str]:
+    return sorted(n for n in zf.namelist() if n.endswith(".jpg"))
 
 
 def encode_jpeg(frame: np.ndarray, quality: int = 95, subsampling: str = "444") -> bytes:
@@ -48,13 +57,30 @@ def decode_jpeg(data: bytes) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
-def write_clip(path: str | Path, frames: np.ndarray, quality: int = 95, subsampling: str = "444") -> int:
-    """Write (T, H, W, 3) uint8 RGB frames as a clip; atomic (temp file, then rename). Returns bytes."""
+def write_clip(path: str | Path, frames: np.ndarray, quality: int = 95, subsampling: str = "444",
+               landmarks: np.ndarray | None = None) -> int:
+    """Write (T, H, W, 3) uint8 RGB frames (and their (T, 5, 2) landmarks in crop pixels) as a clip;
+    atomic (temp file, then rename). Returns bytes."""
     path = Path(path)
+    if landmarks is not None and len(landmarks) != len(frames):
+        raise ValueError(f"{len(landmarks)} landmark sets for {len(frames)} frames")
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
         for i, frame in enumerate(frames):
             zf.writestr(_member(i), encode_jpeg(frame, quality, subsampling))
+        if landmarks is not None:
+            buf = io.BytesIO()
+            np.save(buf, np.asarray(landmarks, np.float32))
+            zf.writestr(LANDMARKS_MEMBER, buf.getvalue())
     return path.stat().st_size
+
+
+def read_landmarks(path: str | Path, indices: Sequence[int] | np.ndarray | None = None) -> np.ndarray | None:
+    """The clip's landmarks at ``indices`` (K, 5, 2) in crop pixels, or None when it holds none."""
+    with zipfile.ZipFile(path) as zf:
+        if LANDMARKS_MEMBER not in zf.namelist():
+            return None
+        lms = np.load(io.BytesIO(zf.read(LANDMARKS_MEMBER)))
+    return lms if indices is None else lms[np.asarray(indices, np.int64)]
 
 
 def as_stored(frames: np.ndarray, quality: int = 95, subsampling: str = "444") -> np.ndarray:
@@ -66,16 +92,16 @@ def as_stored(frames: np.ndarray, quality: int = 95, subsampling: str = "444") -
 def clip_length(path: str | Path) -> int:
     """Number of frames in the clip."""
     with zipfile.ZipFile(path) as zf:
-        return len(zf.infolist())
+        return len(_frames(zf))
 
 
 def read_clip(path: str | Path, indices: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
     """Frames ``indices`` (clip-frame positions, any order, repeats allowed; None = all) as (T, H, W, 3) RGB."""
     with zipfile.ZipFile(path) as zf:
         if indices is None:
-            names = sorted(zf.namelist())
+            names = _frames(zf)
         else:
-            n = len(zf.infolist())
+            n = len(_frames(zf))
             names = []
             for i in indices:
                 i = int(i)

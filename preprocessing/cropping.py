@@ -32,3 +32,12 @@ def crop_face(frame: np.ndarray, box: np.ndarray, margin: float, size: int) -> n
     # INTER_AREA when shrinking avoids aliasing; cubic when enlarging keeps edges sharper than linear.
     interp = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
     return cv2.resize(region, (size, size), interpolation=interp)
+
+
+def landmarks_in_crop(boxes: np.ndarray, landmarks: np.ndarray, margin: float, size: int) -> np.ndarray:
+    """Source-pixel landmarks (T, K, 2) of a track → the same points in its crops' pixels (T, K, 2)."""
+    out = np.empty_like(landmarks, dtype=np.float32)
+    for t, (box, lm) in enumerate(zip(boxes, landmarks, strict=True)):
+        x0, y0, side = square_box(box, margin)
+        out[t] = (lm - np.array([x0, y0], np.float32)) * (size / side)
+    return out

@@ -35,7 +35,8 @@ class FaceDetector:
     """MTCNN (facenet-pytorch) over batches of same-sized frames.
 
     ``detect`` takes full-resolution RGB frames, downscales them for speed and returns, per frame,
-    boxes (N, 4) as x1, y1, x2, y2 in source pixels and scores (N,).
+    boxes (N, 4) as x1, y1, x2, y2 in source pixels, scores (N,) and MTCNN's five landmarks (N, 5, 2)
+    (eyes, nose, mouth corners) in source pixels.
     """
 
     def __init__(self, cfg: DetectorConfig) -> None:
@@ -53,14 +54,14 @@ class FaceDetector:
             )
         return _CACHE[key]
 
-    def detect(self, frames: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    def detect(self, frames: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         if not len(frames):
             return []
         h, w = frames[0].shape[:2]
         scale = detection_scale(w, h, self.cfg.max_side)
         # MTCNN's pyramid starts at 12 px; asking for smaller faces only costs time.
         self._mtcnn.min_face_size = max(12, int(round(self.cfg.min_face_size * scale)))
-        out: list[tuple[np.ndarray, np.ndarray]] = []
+        out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for start in range(0, len(frames), self.cfg.batch_size):
             chunk = frames[start : start + self.cfg.batch_size]
             if scale < 1.0:
@@ -69,13 +70,15 @@ class FaceDetector:
             batch = np.ascontiguousarray(np.stack(chunk))
             with torch.inference_mode(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # facenet-pytorch's numpy/torch deprecation chatter
-                boxes, probs = self._mtcnn.detect(batch)
-            for b, p in zip(boxes, probs, strict=True):
+                boxes, probs, points = self._mtcnn.detect(batch, landmarks=True)
+            for b, p, lm in zip(boxes, probs, points, strict=True):
                 if b is None or len(b) == 0:
-                    out.append((np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)))
+                    out.append((np.zeros((0, 4), np.float32), np.zeros((0,), np.float32),
+                                np.zeros((0, 5, 2), np.float32)))
                     continue
                 b = np.asarray(b, np.float32) / scale
+                lm = np.asarray(lm, np.float32).reshape(-1, 5, 2) / scale
                 p = np.asarray(p, np.float32).reshape(-1)
                 keep = p >= self.cfg.min_score
-                out.append((b[keep], p[keep]))
+                out.append((b[keep], p[keep], lm[keep]))
         return out

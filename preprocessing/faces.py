@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .config import FaceCropConfig
-from .cropping import crop_face
+from .cropping import crop_face, landmarks_in_crop
 from .detection import FaceDetector
 from .shots import Shots, frame_signature, signature_distance
 from .tracking import build_tracks
@@ -36,6 +36,9 @@ class FaceTrack:
     scores: np.ndarray  # (T,) float32 detection score, interpolated between detector runs
     det_score: float  # mean score over the frames where the detector ran
     crops: np.ndarray | None = None  # (T, size, size, 3) uint8 RGB
+    # (T, 5, 2) float32 MTCNN landmarks (eyes, nose, mouth corners) in source pixels, interpolated and
+    # smoothed like the boxes; None for tracks of geometry files written before landmarks were kept
+    landmarks: np.ndarray | None = None
 
     @property
     def face_size(self) -> float:
@@ -48,6 +51,7 @@ class FaceTrack:
             "boxes": np.round(self.boxes, 2).tolist(),
             "scores": np.round(self.scores, 4).tolist(),
             "det_score": round(self.det_score, 6),
+            **({"landmarks": np.round(self.landmarks, 2).tolist()} if self.landmarks is not None else {}),
         }
 
     @classmethod
@@ -57,7 +61,14 @@ class FaceTrack:
             boxes=np.asarray(data["boxes"], np.float32).reshape(-1, 4),
             scores=np.asarray(data["scores"], np.float32),
             det_score=float(data["det_score"]),
+            landmarks=(np.asarray(data["landmarks"], np.float32).reshape(-1, 5, 2) if "landmarks" in data else None),
         )
+
+    def crop_landmarks(self, margin: float, size: int) -> np.ndarray | None:
+        """The landmarks in this track's crop pixels (T, 5, 2), or None."""
+        if self.landmarks is None:
+            return None
+        return landmarks_in_crop(self.boxes, self.landmarks, margin, size)
 
 
 @dataclass
@@ -133,7 +144,7 @@ def extract_tracks(
     def flush() -> None:
         t = time.perf_counter()
         results = detector.detect([f for _, f in pending])
-        detections.extend((p, b, s) for (p, _), (b, s) in zip(pending, results, strict=True))
+        detections.extend((p, *res) for (p, _), res in zip(pending, results, strict=True))
         pending.clear()
         timings["detect"] += time.perf_counter() - t
 
@@ -180,13 +191,16 @@ def extract_tracks(
     t = time.perf_counter()
     if reuse is None:
         raw = build_tracks(detections, faces_cfg.tracker, every, Shots(cuts))
-        tracks = [FaceTrack(clip_idx[r.positions], r.boxes, r.scores, r.det_score) for r in raw]
+        tracks = [FaceTrack(clip_idx[r.positions], r.boxes, r.scores, r.det_score, landmarks=r.landmarks)
+                  for r in raw]
     else:
         tracks = []
         for tr in reuse:
             keep = np.array([int(i) in pos_of and pos_of[int(i)] <= last_pos for i in tr.frame_indices], bool)
             if keep.any():
-                tracks.append(FaceTrack(tr.frame_indices[keep], tr.boxes[keep], tr.scores[keep], tr.det_score))
+                lms = tr.landmarks[keep] if tr.landmarks is not None else None
+                tracks.append(FaceTrack(tr.frame_indices[keep], tr.boxes[keep], tr.scores[keep], tr.det_score,
+                                        landmarks=lms))
     timings["track"] += time.perf_counter() - t
 
     _crop_tracks(reader, tracks, cache, pos_of, faces_cfg, timings)

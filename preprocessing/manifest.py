@@ -37,6 +37,9 @@ COLUMNS: dict[str, tuple[tuple[type, ...], bool]] = {
     "width": ((int,), True),
     "height": ((int,), True),
     "bits_per_pixel": ((float, int), True),
+    # The clip also holds the five landmarks of every frame, in crop pixels (``clips.read_landmarks``);
+    # false in manifests written before they were kept (pseudo-fakes need them: preprocess again).
+    "landmarks": ((bool,), False),
     "source": ((str,), False),  # raw video path relative to the dataset root
     "status": ((str,), False),  # ok | no_face | missing_file | decode_error: ... | timeout | error: ...
 }
@@ -51,7 +54,7 @@ def check_row(row: dict[str, Any], where: str = "") -> dict[str, Any]:
     """Return ``row`` with every column present and of its type; ValueError naming the column otherwise."""
     if "identity" not in row and "original" in row:  # manifests written before identities were recorded
         row = {**row, "identity": row["original"]}
-    row = {"width": None, "height": None, "bits_per_pixel": None, **row}  # likewise for the recording's size
+    row = {"width": None, "height": None, "bits_per_pixel": None, "landmarks": False, **row}  # likewise
     out = {}
     for col, (types, nullable) in COLUMNS.items():
         if col not in row:
@@ -60,7 +63,7 @@ def check_row(row: dict[str, Any], where: str = "") -> dict[str, Any]:
         if value is None:
             if not nullable:
                 raise ValueError(f"{where}column '{col}' is null")
-        elif isinstance(value, bool) or not isinstance(value, types):
+        elif (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
             raise ValueError(f"{where}column '{col}' has {value!r}, expected {types[0].__name__}")
         if col in ("fps", "det_score", "face_size", "bits_per_pixel") and value is not None:
             value = float(value)

@@ -51,6 +51,7 @@ def reason_row(e: VideoEntry, status: str, fps: float | None = None) -> dict[str
         "width": None,
         "height": None,
         "bits_per_pixel": None,
+        "landmarks": False,
         "status": status,
     }
 
@@ -91,7 +92,8 @@ def process_video(e: VideoEntry, cfg: PreprocessConfig, out: Path) -> dict[str, 
     rows = []
     for k, tr in enumerate(vf.tracks):
         rel = f"clips/{_safe(e.video_id)}/track{k}.zip"
-        write_clip(out / rel, tr.crops, cfg.clip.quality, cfg.clip.subsampling)
+        landmarks = tr.crop_landmarks(cfg.faces.margin, cfg.faces.size)
+        write_clip(out / rel, tr.crops, cfg.clip.quality, cfg.clip.subsampling, landmarks=landmarks)
         rows.append(
             {
                 **_base_row(e),
@@ -105,6 +107,7 @@ def process_video(e: VideoEntry, cfg: PreprocessConfig, out: Path) -> dict[str, 
                 "width": vf.width,
                 "height": vf.height,
                 "bits_per_pixel": round(bpp, 5),
+                "landmarks": landmarks is not None,
                 "status": "ok",
             }
         )

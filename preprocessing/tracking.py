@@ -24,6 +24,7 @@ class Track:
     boxes: np.ndarray  # (T, 4) float32 x1, y1, x2, y2 in source pixels
     scores: np.ndarray  # (T,) float32 detection score (interpolated between detections)
     detected: np.ndarray  # (T,) bool, True where the detector actually ran and found this face
+    landmarks: np.ndarray | None = None  # (T, 5, 2) float32, source pixels, interpolated and smoothed
 
     @property
     def det_score(self) -> float:
@@ -40,6 +41,7 @@ class _Open:
     positions: list[int] = field(default_factory=list)
     boxes: list[np.ndarray] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
+    landmarks: list[np.ndarray | None] = field(default_factory=list)
 
     def predict(self, pos: int) -> np.ndarray:
         """Constant-velocity guess of the box at ``pos`` (faces move between sparse detections)."""
@@ -94,9 +96,10 @@ def link_detections(
     """
     shots = shots or Shots()
     tracks: list[_Open] = []
-    for pos, boxes, scores in sorted(detections, key=lambda d: d[0]):
+    for pos, boxes, scores, *rest in sorted(detections, key=lambda d: d[0]):
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         scores = np.asarray(scores, np.float32).reshape(-1)
+        points = np.asarray(rest[0], np.float32).reshape(-1, 5, 2) if rest else None
         active = [t for t in tracks
                   if 0 < pos - t.positions[-1] <= max_gap and shots.same_shot(t.positions[-1], pos)]
         taken_t: set[int] = set()
@@ -116,9 +119,11 @@ def link_detections(
                 active[ti].positions.append(pos)
                 active[ti].boxes.append(boxes[di])
                 active[ti].scores.append(float(scores[di]))
+                active[ti].landmarks.append(points[di] if points is not None else None)
         for di in range(len(boxes)):
             if di not in taken_d:
-                tracks.append(_Open([pos], [boxes[di]], [float(scores[di])]))
+                tracks.append(_Open([pos], [boxes[di]], [float(scores[di])],
+                                    [points[di] if points is not None else None]))
     return tracks
 
 
@@ -134,15 +139,24 @@ def smooth_boxes(boxes: np.ndarray, window: int) -> np.ndarray:
     return ((csum[hi] - csum[lo]) / (hi - lo)[:, None]).astype(np.float32)
 
 
+def _interp(dense: np.ndarray, pos: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(N, C) values at sparse ``pos`` → (len(dense), C), linear in between."""
+    return np.stack([np.interp(dense, pos, values[:, c]) for c in range(values.shape[1])], axis=1)
+
+
 def densify(raw: _Open, smoothing: int) -> Track:
-    """Interpolate a sparse track to every position between its first and last detection, then smooth."""
+    """Interpolate a sparse track to every position between its first and last detection, then smooth
+    (boxes and, when the detector gave them, the five landmarks alike)."""
     pos = np.asarray(raw.positions)
     dense = np.arange(pos[0], pos[-1] + 1)
-    boxes = np.asarray(raw.boxes, np.float32)
-    interp = np.stack([np.interp(dense, pos, boxes[:, c]) for c in range(4)], axis=1)
+    boxes = _interp(dense, pos, np.asarray(raw.boxes, np.float32))
     scores = np.interp(dense, pos, np.asarray(raw.scores)).astype(np.float32)
     detected = np.isin(dense, pos)
-    return Track(dense, smooth_boxes(interp, smoothing), scores, detected)
+    landmarks = None
+    if raw.landmarks and all(lm is not None for lm in raw.landmarks):
+        flat = _interp(dense, pos, np.asarray(raw.landmarks, np.float32).reshape(len(pos), 10))
+        landmarks = smooth_boxes(flat, smoothing).reshape(-1, 5, 2)
+    return Track(dense, smooth_boxes(boxes, smoothing), scores, detected, landmarks)
 
 
 def build_tracks(

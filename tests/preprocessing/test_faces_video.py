@@ -88,3 +88,17 @@ def test_a_track_ends_at_a_shot_cut(tmp_path, fast_faces):
 def test_no_cut_is_found_inside_one_shot(media, fast_faces):
     for key in ("face", "face2", "blank"):
         assert extract_tracks(media[key], fast_faces()).cuts == []
+
+
+def test_tracks_carry_the_five_landmarks_into_crop_pixels(media, fast_faces):
+    cfg = fast_faces()
+    vf = extract_tracks(media["face"], cfg)
+    tr = vf.tracks[0]
+    assert tr.landmarks.shape == (len(tr.frame_indices), 5, 2)
+    lm = tr.crop_landmarks(cfg.margin, cfg.size)
+    assert ((lm > 0) & (lm < cfg.size)).all()  # inside the crop
+    eyes, nose, mouth = lm[:, :2], lm[:, 2], lm[:, 3:]
+    assert (eyes[..., 1].max(1) < nose[:, 1]).all() and (nose[:, 1] < mouth[..., 1].min(1)).all()  # top to bottom
+    assert (eyes[:, 0, 0] < eyes[:, 1, 0]).all()  # left eye left of right eye
+    # the face drifts 2 px per frame in the source; in crop pixels the landmarks stay nearly still
+    assert np.abs(np.diff(lm, axis=0)).max() < 3.0

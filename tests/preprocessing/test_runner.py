@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import preprocessing.runner as runner
@@ -144,6 +145,13 @@ def test_fakes_reuse_their_originals_tracks(tmp_path, media, place, make_cfg):
     assert f2["frame_indices"] == real["frame_indices"][:16]  # the blank video is 8 frames shorter
     assert f1["original"] == real["video_id"] and f1["split"] == real["split"]
     assert (f1["det_score"], f1["face_size"]) == (real["det_score"], real["face_size"])
+    # every track's clip holds its landmarks, the fakes' taken from the original's geometry like the boxes
+    from preprocessing.clips import read_landmarks
+
+    for r in (real, f1, f2):
+        lms = read_landmarks(out / r["clip"])
+        assert r["landmarks"] and lms.shape == (r["num_frames"], 5, 2)
+    assert np.allclose(read_landmarks(out / f1["clip"]), read_landmarks(out / real["clip"]), atol=0.05)  # 0.01 px json
     # detection ran once: only the original has a track file; the journal says the fakes reused it
     assert [p.name for p in (out / "tracks").rglob("*.json")] == ["real.mp4.json"]
     records = [json.loads(line) for line in (out / ".state" / "journal-rank0.jsonl").read_text().splitlines()]
