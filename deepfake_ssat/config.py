@@ -122,6 +122,37 @@ class VideoAugmentConfig:
 
 
 @dataclass
+class PseudoFakeConfig:
+    """Self-blended video pseudo-fakes made from real clips (SBI, Shiohara & Yamasaki 2022, for video):
+    the face region of a clip is replaced by a slightly altered copy of itself, so a detector learns
+    blending seams and colour/sharpness mismatches without any real fake. One draw per clip; the mask
+    follows the landmarks frame by frame. Lengths are in units of d, the eye-to-mouth distance."""
+
+    kind: Literal["off", "sbv"] = "off"  # sbv: self-blended video
+    share: float = 0.5  # of the training clips that are pseudo-fakes (each made from a random real track)
+    colour: float = 0.08  # per-channel gain of the blended copy in 1 ± colour
+    brightness: float = 0.08  # added to the copy, fraction of 255, in ± brightness
+    contrast: float = 0.1  # contrast of the copy in 1 ± contrast
+    sharpness: float = 1.0  # the copy blurred (sigma up to this, px) or sharpened (amount up to this), half each
+    scale: float = 0.04  # the copy resized about the face centre by 1 ± scale
+    shift: float = 0.04  # and moved by ± shift · d
+    size: tuple[float, float] = (0.85, 1.15)  # mask size factor range (1: the face ellipse)
+    wobble: float = 0.08  # outline radius factors in 1 ± wobble (an irregular hull)
+    feather: tuple[float, float] = (0.05, 0.25)  # mask edge blur sigma range, · d
+    opacity: tuple[float, float] = (0.75, 1.0)  # blend strength range inside the mask
+    jitter: float = 0.0  # per-frame wobble of the mask centre, · d (0: a temporally consistent blend)
+
+    def validate(self) -> None:
+        _check(0.0 < self.share < 1.0, f"share: must be in (0, 1), got {self.share}")
+        for name in ("colour", "brightness", "contrast", "sharpness", "scale", "shift", "wobble", "jitter"):
+            _check(getattr(self, name) >= 0, f"{name}: must be >= 0, got {getattr(self, name)}")
+        for name in ("size", "feather", "opacity"):
+            lo, hi = getattr(self, name)
+            _check(0 <= lo <= hi, f"{name}: need 0 <= low <= high, got {(lo, hi)}")
+        _check(self.opacity[1] <= 1.0, f"opacity: must be at most 1, got {self.opacity}")
+
+
+@dataclass
 class DataConfig:
     dataset: str = "cifar10"
     root: str = "data"
@@ -161,6 +192,8 @@ class DataConfig:
     # without the high frequencies is not blending or texture.
     lowpass_sigma: float = 0.0
     augment: VideoAugmentConfig = field(default_factory=VideoAugmentConfig)
+    # Video: pseudo-fakes made from real clips (needs data preprocessed with landmarks).
+    pseudo_fakes: PseudoFakeConfig = field(default_factory=PseudoFakeConfig)
 
     def validate(self) -> None:
         _check(self.num_workers >= 0, f"num_workers: must be >= 0, got {self.num_workers}")

@@ -210,19 +210,20 @@ class VideoTask:
         self.img_size = img_size
         d = cfg.data
         train_rows = select_tracks(rows, "train", d.methods)
-        self.train_set = ClipDataset(train_rows, augment=build_clip_augment(d.augment, img_size), **self._common())
+        self.train_set = ClipDataset(train_rows, augment=build_clip_augment(d.augment, img_size),
+                                     pseudo_fakes=d.pseudo_fakes, **self._common())
         try:
             val_rows = select_tracks(rows, "val", d.methods)
         except ValueError as e:
             raise DataMismatchError(f"{e}. Checkpoints are chosen on validation videos: preprocess again into a new "
                                     "--out with a larger --val-fraction (or give a split column in the folder CSV)"
                                     ) from None
-        self.val_set = self._segments(val_rows)
+        self.val_set = self._segments(val_rows, pseudo_fakes=d.pseudo_fakes)
         self._check_clip_size(train_rows[0])  # after the datasets checked that every clip file exists
         # Test reals and fakes of every method (cross-manipulation tests a held-out method here).
         self.test_set = (self._segments(select_tracks(rows, "test", None))
                          if any(r["split"] == "test" and r["status"] == "ok" for r in rows) else None)
-        labels = np.asarray(self.train_set.labels)
+        labels = np.asarray(self.train_set.labels)  # pseudo-fakes included
         n_real, n_fake = int((labels == 0).sum()), int((labels == 1).sum())
         if n_real == 0 or n_fake == 0:
             log.warning("training split has %d real and %d fake tracks: the classifier cannot learn both", n_real,
@@ -239,10 +240,11 @@ class VideoTask:
         return dict(root=self.root, num_frames=self.num_frames, stride=self.cfg.data.clip_stride, size=self.img_size,
                     mean=self.mean, std=self.std, lowpass_sigma=self.cfg.data.lowpass_sigma)
 
-    def _segments(self, rows: list[dict]):
+    def _segments(self, rows: list[dict], pseudo_fakes=None):
         from .data.video import SegmentDataset
 
-        return SegmentDataset(rows, segment_step=self.cfg.data.segment_step, **self._common())
+        return SegmentDataset(rows, segment_step=self.cfg.data.segment_step, pseudo_fakes=pseudo_fakes,
+                              **self._common())
 
     def _check_clip_size(self, row: dict) -> None:
         from preprocessing.clips import read_clip

@@ -13,7 +13,9 @@ them would silently bias evaluation towards videos with long, stable face tracks
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import random
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from torch.utils.data import Dataset
 
 from preprocessing.clips import read_clip
 
+from ..config import PseudoFakeConfig
 from .augment import resize_clip
 
 log = logging.getLogger(__name__)
@@ -259,6 +262,40 @@ class _TrackData(Dataset):
     def _to_tensor(self, frames: np.ndarray) -> torch.Tensor:
         return clip_to_tensor(frames, self.size, self._mean, self._std, self.lowpass_sigma)
 
+    def _pseudo_fake(self, track: int, indices: np.ndarray, frames: np.ndarray, cfg: PseudoFakeConfig,
+                     rng: np.random.Generator, jitter_rng: np.random.Generator | None = None) -> np.ndarray:
+        """The frames of a real track self-blended with one draw of ``rng`` (data/pseudo_fakes.py); the
+        per-frame jitter comes from ``jitter_rng`` (default ``rng``)."""
+        from preprocessing.clips import read_landmarks
+
+        from .pseudo_fakes import draw, self_blend
+
+        landmarks = read_landmarks(_clip_path(self.root, self.rows[track]), indices)
+        fake, _ = self_blend(frames, landmarks, draw(cfg, rng), cfg.jitter, jitter_rng or rng)
+        return fake
+
+
+def _need_landmarks(rows: list[Row], root: Path | None) -> None:
+    missing = [r for r in rows if not r.get("landmarks")]
+    if missing:
+        raise ValueError(
+            f"pseudo-fakes need the face landmarks of every real track, and {len(missing)} tracks in {root} have "
+            f"none (e.g. {missing[0]['video_id']}): that data was preprocessed before landmarks were kept. "
+            f"Preprocess it again into a new folder: deepfake-ssat preprocess --dataset {missing[0]['dataset']} "
+            "--root <raw videos> --out <new folder>")
+
+
+def pseudo_twins(rows: list[Row]) -> list[Row]:
+    """A fixed pseudo-fake twin of every real row (validation: checkpoints are still chosen on held-out
+    data, the same twins every evaluation): label 1, method ``pseudo``, its own seed from the video id."""
+    out = []
+    for r in rows:
+        if r["label"] == 0:
+            seed = int.from_bytes(hashlib.sha1(f"{r['video_id']}/{r['track']}".encode()).digest()[:8], "big")
+            out.append({**r, "video_id": f"{r['video_id']}#pseudo", "original": r["video_id"], "label": 1,
+                        "method": "pseudo", "pseudo_seed": seed})
+    return out
+
 
 class ClipDataset(_TrackData):
     """Training: one item per track, a clip at a random position → ``(x (3, T, size, size), label)``.
@@ -270,23 +307,41 @@ class ClipDataset(_TrackData):
 
     def __init__(self, rows: list[Row], root: str | Path, num_frames: int, stride: int, size: int,
                  mean: Sequence[float], std: Sequence[float],
-                 augment: Callable[[np.ndarray], np.ndarray] | None = None, lowpass_sigma: float = 0.0):
+                 augment: Callable[[np.ndarray], np.ndarray] | None = None, lowpass_sigma: float = 0.0,
+                 pseudo_fakes: PseudoFakeConfig | None = None):
         super().__init__(rows, root, num_frames, stride, size, mean, std, lowpass_sigma=lowpass_sigma)
         self.augment = augment
+        # Items: (track, pseudo-fake?). Pseudo-fake items reuse the real tracks in turn, as many as make
+        # ``share`` of all items; their label is fake, so class weights and the balanced sampler count them.
+        self.pseudo = pseudo_fakes if pseudo_fakes is not None and pseudo_fakes.kind != "off" else None
+        self.items: list[tuple[int, bool]] = [(i, False) for i in range(len(self.rows))]
+        if self.pseudo is not None:
+            reals = [i for i, r in enumerate(self.rows) if r["label"] == 0]
+            if not reals:
+                raise ValueError("pseudo-fakes are made from real tracks, and the training split has none")
+            _need_landmarks([self.rows[i] for i in reals], self.root)
+            n = round(self.pseudo.share / (1 - self.pseudo.share) * len(self.rows))
+            self.items += [(reals[k % len(reals)], True) for k in range(n)]
+        self.labels = np.array([1 if fake else self.rows[i]["label"] for i, fake in self.items], dtype=np.int64)
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.items)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        row = self.rows[i]
+        track, pseudo = self.items[i]
+        row = self.rows[track]
         n = row["num_frames"]
         start = int(torch.randint(max_clip_start(n, self.num_frames, self.stride) + 1, ()).item())
-        frames = self._read(i, clip_indices(n, self.num_frames, self.stride, start))
+        indices = clip_indices(n, self.num_frames, self.stride, start)
+        frames = self._read(track, indices)
+        if pseudo:  # one draw per clip from Python's random, reseeded per epoch and worker like augmentation
+            rng = np.random.default_rng(random.getrandbits(64))
+            frames = self._pseudo_fake(track, indices, frames, self.pseudo, rng)
         if self.augment is not None:
             frames = self.augment(frames)
         if frames.shape[1:3] != (self.size, self.size) and self.augment is not None:
             raise ValueError(f"augment returned {frames.shape[1:3]} frames, expected {self.size}x{self.size}")
-        return self._to_tensor(frames), int(row["label"])
+        return self._to_tensor(frames), int(self.labels[i])
 
 
 class SegmentDataset(_TrackData):
@@ -301,7 +356,12 @@ class SegmentDataset(_TrackData):
     def __init__(self, rows: list[Row], root: str | Path | None, num_frames: int, stride: int, size: int,
                  mean: Sequence[float], std: Sequence[float], segment_step: int | None = None,
                  frames: Sequence[np.ndarray] | None = None, max_segments_per_track: int | None = None,
-                 lowpass_sigma: float = 0.0):
+                 lowpass_sigma: float = 0.0, pseudo_fakes: PseudoFakeConfig | None = None):
+        # With pseudo-fakes, every real track gets a fixed pseudo-fake twin (``pseudo_twins``).
+        self.pseudo = pseudo_fakes if pseudo_fakes is not None and pseudo_fakes.kind != "off" else None
+        if self.pseudo is not None:
+            _need_landmarks([r for r in rows if r["label"] == 0], Path(root) if root is not None else None)
+            rows = [*rows, *pseudo_twins(rows)]
         super().__init__(rows, root, num_frames, stride, size, mean, std, frames, lowpass_sigma)
         self.segment_step = segment_step
         self.segments: list[tuple[int, int]] = []
@@ -325,8 +385,15 @@ class SegmentDataset(_TrackData):
         return segment_times(self.rows[self.segments[i][0]], self.segment_indices(i))
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:
-        track = self.segments[i][0]
-        return self._to_tensor(self._read(track, self.segment_indices(i))), int(self.rows[track]["label"]), track
+        track, start = self.segments[i]
+        row = self.rows[track]
+        indices = self.segment_indices(i)
+        frames = self._read(track, indices)
+        if row.get("pseudo_seed") is not None:  # the same draw for every segment of the twin: one fake video
+            seed = row["pseudo_seed"]
+            frames = self._pseudo_fake(track, indices, frames, self.pseudo, np.random.default_rng(seed),
+                                       np.random.default_rng((seed, start)))
+        return self._to_tensor(frames), int(row["label"]), track
 
 
 def collate_clips(batch: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .geometry import ellipse_mask, eye_angle, face_axes, face_box, polygon_mask, similarity
+from .geometry import ellipse_mask, eye_angle, face_axes, face_box, face_outline, polygon_mask, similarity
 from .real import RealSpec
 
 
@@ -107,11 +107,7 @@ def _faceswap(x: np.ndarray, lm: np.ndarray, t: int, ctx: FakeCtx) -> np.ndarray
     face = (face - face.mean((0, 1))) * float(p.uniform(1.05, 1.2)) + face.mean((0, 1))
     face = face * tint.astype(np.float32)
     # hull of a landmark fit: a jittered polygon (fixed per video), hard edge
-    k = 14
-    ang = np.linspace(0, 2 * math.pi, k, endpoint=False)
-    jitter = 1 + p.uniform(-0.06, 0.06, k)
-    pts = np.array([centre + jitter[i] * (0.95 * d * math.cos(a) * u + 1.3 * d * math.sin(a) * v)
-                    for i, a in enumerate(ang)], np.float32)
+    pts = face_outline(centre, d, u, v, 0.95, 1.3, 1 + p.uniform(-0.06, 0.06, 14))
     mask = polygon_mask(x.shape[:2], pts, feather=0.6)
     return x * (1 - mask) + face * mask
 

@@ -57,6 +57,16 @@ def apply_affine(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return (pts @ m[:, :2].T + m[:, 2]).astype(np.float32)
 
 
+def face_outline(centre: np.ndarray, d: float, u: np.ndarray, v: np.ndarray, across: float, down: float,
+                 radii: np.ndarray) -> np.ndarray:
+    """A closed outline around a face: ``len(radii)`` points on the ellipse of half-axes ``across`` · d (along
+    ``u``) and ``down`` · d (along ``v``) about ``centre``, each pushed out or in by its radius factor (1 =
+    on the ellipse). Fixed factors per video make a jittered hull that follows the face frame by frame."""
+    ang = np.linspace(0, 2 * math.pi, len(radii), endpoint=False)
+    return np.array([centre + r * (across * d * math.cos(a) * u + down * d * math.sin(a) * v)
+                     for r, a in zip(radii, ang, strict=True)], np.float32)
+
+
 def ellipse_mask(shape: tuple[int, int], centre, axes, angle_deg: float, feather: float) -> np.ndarray:
     """Float mask in [0, 1] of a filled rotated ellipse, edge blurred with sigma ``feather``."""
     mask = np.zeros(shape, np.uint8)
