@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             a.set_yticks([])
         ax[0].set_ylabel(row["video_id"].split("/")[-1][:22], fontsize=7)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out, dpi=80)
+    fig.savefig(args.out, dpi=60)
     sys.stdout.write(f"wrote {args.out}\n")
     return 0
 
