@@ -128,7 +128,7 @@ class PseudoFakeConfig:
     blending seams and colour/sharpness mismatches without any real fake. One draw per clip; the mask
     follows the landmarks frame by frame. Lengths are in units of d, the eye-to-mouth distance."""
 
-    kind: Literal["off", "sbv"] = "off"  # sbv: self-blended video
+    kind: Literal["none", "sbv"] = "none"  # sbv: self-blended video ("off" would read as false in YAML)
     share: float = 0.5  # of the training clips that are pseudo-fakes (each made from a random real track)
     colour: float = 0.08  # per-channel gain of the blended copy in 1 ± colour
     brightness: float = 0.08  # added to the copy, fraction of 255, in ± brightness

@@ -313,7 +313,7 @@ class ClipDataset(_TrackData):
         self.augment = augment
         # Items: (track, pseudo-fake?). Pseudo-fake items reuse the real tracks in turn, as many as make
         # ``share`` of all items; their label is fake, so class weights and the balanced sampler count them.
-        self.pseudo = pseudo_fakes if pseudo_fakes is not None and pseudo_fakes.kind != "off" else None
+        self.pseudo = pseudo_fakes if pseudo_fakes is not None and pseudo_fakes.kind != "none" else None
         self.items: list[tuple[int, bool]] = [(i, False) for i in range(len(self.rows))]
         if self.pseudo is not None:
             reals = [i for i, r in enumerate(self.rows) if r["label"] == 0]
@@ -358,7 +358,7 @@ class SegmentDataset(_TrackData):
                  frames: Sequence[np.ndarray] | None = None, max_segments_per_track: int | None = None,
                  lowpass_sigma: float = 0.0, pseudo_fakes: PseudoFakeConfig | None = None):
         # With pseudo-fakes, every real track gets a fixed pseudo-fake twin (``pseudo_twins``).
-        self.pseudo = pseudo_fakes if pseudo_fakes is not None and pseudo_fakes.kind != "off" else None
+        self.pseudo = pseudo_fakes if pseudo_fakes is not None and pseudo_fakes.kind != "none" else None
         if self.pseudo is not None:
             _need_landmarks([r for r in rows if r["label"] == 0], Path(root) if root is not None else None)
             rows = [*rows, *pseudo_twins(rows)]

@@ -1,0 +1,122 @@
+"""Detectors trained without a real fake, tested zero-shot on fakes they never saw.
+
+Rows (each for every seed, the same model and recipe; only the training data and ``model.mode`` change):
+- ``real only + pseudo-fakes``: a folder of real videos, self-blended pseudo-fakes as the only fakes
+  (preset ``video/real_only``), SSAT and scratch;
+- ``sample's labelled fakes``: the sample generator's FF++-layout tree (its four procedural
+  manipulations, labelled), SSAT and scratch.
+
+Columns (zero-shot for every row but where it says "seen"):
+- the sample generator's four manipulations (every split, or the test split for the rows trained on it);
+- the talking heads' VASA-1 and SadTalker fakes (every video) against their test-split reals, which no
+  row trains on.
+
+Every run is an ordinary run folder under ``--out``; a rerun reads finished runs and evaluations back.
+
+    python benchmarks/pseudo_fake_transfer.py --real runs/real_only_faces --sample runs/sample_ffpp_faces \\
+        --talking-heads runs/th_faces --seeds 0 1 2 --out runs/pseudo_transfer
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import sys
+from pathlib import Path
+
+from deepfake_ssat.config import load_config
+from deepfake_ssat.tables import markdown_table
+from deepfake_ssat.train import evaluate_checkpoint, train
+from preprocessing.datasets import FFPP_METHODS
+
+SPLITS = ("train", "val", "test")
+ROWS = {  # label → (what it trains on, mode)
+    "real only + pseudo-fakes, ssat": ("real", "ssat"),
+    "real only + pseudo-fakes, scratch": ("real", "scratch"),
+    "sample's labelled fakes, ssat": ("sample", "ssat"),
+    "sample's labelled fakes, scratch": ("sample", "scratch"),
+}
+
+
+def run_dir(out: Path, label: str, seed: int) -> Path:
+    return out / label.replace(" ", "_").replace(",", "").replace("'", "").replace("+", "and") / f"s{seed}"
+
+
+def train_row(label: str, seed: int, args) -> Path:
+    data, mode = ROWS[label]
+    folder = run_dir(Path(args.out), label, seed)
+    if (folder / "summary.json").is_file():
+        return folder / "best.pt"
+    overrides = [f"model.mode={mode}", f"train.seed={seed}", f"train.output_dir={folder}", *args.set]
+    if data == "real":
+        cfg = load_config("video/real_only", overrides=[f"data.root={args.real}", *overrides])
+    else:  # the same recipe on the sample's labelled fakes, no pseudo-fakes
+        cfg = load_config("video/real_only", overrides=[f"data.root={args.sample}", "data.dataset=ffpp",
+                                                         "data.pseudo_fakes.kind=none", *overrides])
+    train(cfg, resume=folder if (folder / "last.pt").is_file() else None)
+    return folder / "best.pt"
+
+
+def evaluations(ckpt: Path, trained_on_sample: bool, args) -> dict[str, dict]:
+    """Zero-shot (and, for the sample rows, seen-method) metrics, cached next to the checkpoint."""
+    cache = ckpt.parent / "transfer.json"
+    if cache.is_file():
+        return json.loads(cache.read_text())
+    sample_splits = ("test",) if trained_on_sample else SPLITS
+    sel = {"real": sample_splits, **{m: sample_splits for m in FFPP_METHODS}}
+    out = {}
+    sample = evaluate_checkpoint(ckpt, split=sel, device="cpu",
+                                 overrides={"data": {"dataset": "ffpp", "root": str(args.sample), "methods": None,
+                                                     "pseudo_fakes": {"kind": "none"}}})
+    out["sample: all four"] = sample["overall"]
+    out.update({f"sample: {m}": v for m, v in sample["per_method"].items()})
+    th = evaluate_checkpoint(ckpt, split={"real": ("test",), "vasa1": SPLITS, "sadtalker": SPLITS}, device="cpu",
+                             overrides={"data": {"dataset": "folder", "root": str(args.talking_heads), "methods": None,
+                                                 "pseudo_fakes": {"kind": "none"}}})
+    out["talking heads: both"] = th["overall"]
+    out.update({f"talking heads: {m}": v for m, v in th["per_method"].items()})
+    cache.write_text(json.dumps(out, indent=2))
+    return out
+
+
+def _cell(runs: list[dict], key: str) -> str:
+    vals = [r[key] for r in runs if key in r and r[key] == r[key]]
+    if not vals:
+        return "–"
+    return f"{statistics.mean(vals):.3f}" + (f" ± {statistics.stdev(vals):.3f}" if len(vals) > 1 else "")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--real", required=True, help="preprocessed folder of real videos (with landmarks)")
+    p.add_argument("--sample", required=True, help="preprocessed sample FF++ tree")
+    p.add_argument("--talking-heads", required=True, help="preprocessed talking heads (folder with methods)")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS))
+    p.add_argument("--out", default="runs/pseudo_transfer")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every run")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    results: dict[str, list[dict]] = {}
+    for label in args.rows:
+        for seed in args.seeds:
+            ckpt = train_row(label, seed, args)
+            results.setdefault(label, []).append(evaluations(ckpt, ROWS[label][0] == "sample", args))
+    keys = ["sample: all four", *(f"sample: {m}" for m in FFPP_METHODS), "talking heads: both",
+            "talking heads: vasa1", "talking heads: sadtalker"]
+    def table(metric: str, name: str) -> str:
+        header = ("training data, mode", "seeds", *(f"{k} {name}" for k in keys))
+        return markdown_table(header, [(label, len(runs), *(_cell([r.get(k, {}) for r in runs], metric) for k in keys))
+                                       for label, runs in results.items()])
+
+    text = table("auc", "AUC") + "\n\nAccuracy at 0.5:\n\n" + table("acc", "acc")
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    (Path(args.out) / "table.md").write_text(text + "\n")
+    sys.stdout.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
