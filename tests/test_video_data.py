@@ -7,6 +7,7 @@ import random
 import warnings
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -210,19 +211,68 @@ def _texture(seed: int, side: int = 32) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (side, side, 3), dtype=np.uint8)
 
 
-def test_augment_same_parameters_for_every_frame():
-    clip = np.stack([_texture(0)] * 4)
+@pytest.mark.parametrize("side", [32, 24])  # with and without the resize
+def test_augment_same_parameters_for_every_frame(side):
+    clip = np.stack([_texture(0, side)] * 4)
     for colour in ("brightness_contrast", "fancy_pca", "hue_saturation"):
         only = {c: c == colour for c in ("brightness_contrast", "fancy_pca", "hue_saturation")}
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # no deprecated albumentations API
-            aug = build_clip_augment(_all_on(**only), 24)
+            aug = build_clip_augment(_all_on(noise_p=0.0, **only), 24)
             for seed in range(15):
                 random.seed(seed)
                 out = aug(clip)
                 assert out.shape == (4, 24, 24, 3) and out.dtype == np.uint8
                 assert all(np.array_equal(out[0], f) for f in out), (colour, seed)
                 assert not np.array_equal(out[0], resize_clip(clip, 24)[0])
+
+
+def test_augment_noise_strength_drawn_once_pattern_per_frame():
+    clip = np.full((4, 32, 32, 3), 128, np.uint8)
+    aug = build_clip_augment(_all_off(noise_p=1.0, noise_std=(0.01, 0.1)), 32)
+    strengths = []
+    for seed in range(6):
+        random.seed(seed)
+        noise = aug(clip).astype(np.float32) - 128
+        per_frame = noise.reshape(4, -1).std(axis=1)
+        assert not np.array_equal(noise[0], noise[1])  # sensor noise is fresh in every frame
+        assert per_frame.max() / per_frame.min() < 1.25, per_frame  # ... at one drawn strength
+        strengths.append(per_frame.mean())
+    assert max(strengths) / min(strengths) > 1.5  # and the strength varies between clips
+
+
+def test_fancy_pca_matches_albumentations():
+    import albumentations as A
+
+    from deepfake_ssat.data.augment import ClipFancyPCA
+
+    image = np.ascontiguousarray(np.concatenate([_texture(s, 48) for s in range(4)]))  # a tall clip
+    image[..., 1] = image[..., 0] // 2 + image[..., 1] // 4  # correlated channels, distinct variances
+    image[..., 2] //= 6
+    for seed in range(4):
+        ours, theirs = A.Compose([ClipFancyPCA(alpha=0.5, p=1)]), A.Compose([A.FancyPCA(alpha=0.5, p=1)])
+        ours.set_random_seed(seed)
+        theirs.set_random_seed(seed)
+        a, b = ours(image=image)["image"], theirs(image=image)["image"]
+        assert a.dtype == np.uint8 and not np.array_equal(a, image)
+        assert np.abs(a.astype(int) - b).max() <= 1 and (a != b).mean() < 0.05, seed  # float32 vs 64 rounding
+
+
+def test_augment_compression_same_quality_every_frame():
+    import albumentations as A
+
+    clip = np.stack([cv2.GaussianBlur(_texture(s, 32), (5, 5), 1.5) for s in range(4)])
+    aug = build_clip_augment(_all_off(compression_p=1.0, compression_quality=(20, 95)), 32)
+    qualities = set()
+    for seed in range(5):
+        random.seed(seed)
+        out = aug(clip)
+        matches = [q for q in range(20, 96)
+                   if all(np.array_equal(out[i], A.ImageCompression(quality_range=(q, q), p=1)(image=f)["image"])
+                          for i, f in enumerate(clip))]
+        assert len(matches) >= 1, seed  # every frame is that frame's JPEG at one shared quality
+        qualities.add(matches[0])
+    assert len(qualities) > 1
 
 
 def test_augment_same_geometry_on_different_frames():
