@@ -247,14 +247,25 @@ def predict_rows(name: str, repeats: int) -> list[tuple]:
         if video is None:
             return [("predict, 10-s 720p one-face clip", "skipped", f"no {DATA}/portrait_landscape_720p.mp4")]
         ckpt = untrained_checkpoint(Path(tmp) / "best.pt", name)
-        predictor = Predictor.from_checkpoint(ckpt, device="cpu", options=PredictOptions(max_segments_per_track=None))
-        predictor.predict(video)  # warm-up: the detector's first call, allocations
-        runs = [predictor.predict(video) for _ in range(repeats)]
-    best = min(runs, key=lambda r: r.timings["total"])
-    stages = " · ".join(f"{k} {best.timings[k]:.1f}" for k in ("decode", "detect", "track", "crop", "prepare", "model"))
-    totals = ", ".join(f"{r.timings['total']:.1f}" for r in runs)
-    return [(f"predict end to end, 10-s 720p clip, {name}, every segment ({best.counts['segments']})",
-             f"{best.timings['total']:.1f} s (runs: {totals})", f"seconds: {stages}")]
+        predictors = {precision: Predictor.from_checkpoint(
+            ckpt, device="cpu", options=PredictOptions(max_segments_per_track=None, int8=precision == "int8"))
+            for precision in ("fp32", "int8")}
+        for predictor in predictors.values():
+            predictor.predict(video)  # warm-up: the detector's first call, allocations
+        runs: dict[str, list] = {precision: [] for precision in predictors}
+        for _ in range(repeats):  # interleaved, so machine noise hits both alike
+            for precision, predictor in predictors.items():
+                runs[precision].append(predictor.predict(video))
+    rows = []
+    for precision, results in runs.items():
+        best = min(results, key=lambda r: r.timings["total"])
+        stages = " · ".join(f"{k} {best.timings[k]:.1f}"
+                            for k in ("decode", "detect", "track", "crop", "prepare", "model"))
+        totals = ", ".join(f"{r.timings['total']:.1f}" for r in results)
+        rows.append((f"predict end to end, 10-s 720p clip, {name} {precision}, every segment "
+                     f"({best.counts['segments']})", f"{best.timings['total']:.1f} s (runs: {totals})",
+                     f"seconds: {stages}"))
+    return rows
 
 
 # --------------------------------------------------------------------------------------- GPU

@@ -6,8 +6,7 @@ torch, so the command line checks a config's model name before torch loads.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from preprocessing.lazy import lazy_attributes
 
 _EXPORTS = {
     "ArchSpec": "spec", "MODES": "ssat", "SSATModel": "ssat", "arch_overrides": "registry", "create_model": "registry",
@@ -15,10 +14,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'deepfake_ssat.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _EXPORTS, globals())

@@ -46,19 +46,11 @@ that make x264 repeatable are in ``preprocessing.video.write_video``).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from ..lazy import lazy_attributes
 from .cli import add_arguments, run_from_args
 from .options import LAYOUTS
 
 _LAZY = {"write_sample_dataset": "layouts", "ASTRONAUT_LANDMARKS": "sources"}  # numpy/OpenCV: on first use
 __all__ = ["ASTRONAUT_LANDMARKS", "LAYOUTS", "add_arguments", "run_from_args", "write_sample_dataset"]
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'preprocessing.sample' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())
