@@ -110,6 +110,25 @@ def test_reconstruction_pass_can_take_its_own_input():
     assert not torch.allclose(split["loss_rec"], model(mixed, y, mask=mask)["loss_rec"])
 
 
+@pytest.mark.parametrize("name", ["test_vit", "test_videomae"])
+def test_passes_sharing_the_patch_embedding_give_the_separate_passes_gradients(name):
+    # One clip: both SSAT passes reuse its patch embedding; x_rec (even equal to x) embeds it twice.
+    torch.manual_seed(0)
+    model = create_model(name, mode="ssat", drop_path=0.0)
+    x, y = _input(name), torch.tensor([0, 1])
+    mask = model.sample_mask(2)
+    grads = []
+    for x_rec in (None, x.clone()):
+        model.zero_grad()
+        out = model(x, y, mask=mask, x_rec=x_rec)
+        out["loss"].backward()
+        grads.append((out["loss"].detach(), {n: p.grad.clone() for n, p in model.named_parameters()}))
+    (shared, g_shared), (separate, g_separate) = grads
+    assert torch.allclose(shared, separate, atol=1e-6)
+    for n, g in g_shared.items():
+        assert torch.allclose(g, g_separate[n], atol=1e-6), n
+
+
 def test_gradient_checkpointing_gives_same_gradients():
     torch.manual_seed(0)
     a = create_model("test_vit", mode="ssat", drop_path=0.0)

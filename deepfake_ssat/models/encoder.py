@@ -98,12 +98,22 @@ class ViTEncoder(nn.Module, ABC):
             # Persistent so checkpoints carry it (imported timm tables included) and resume exactly.
             self.register_buffer("pos_embed", table, persistent=True)
 
-    def forward_features(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
-        """x: input batch; keep: (B, K) visible token ids or None → (B, prefix + K|L, D)."""
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L, D) patch tokens with their positions, before any masking."""
         tokens = self.embed_patches(x)
+        return tokens + self.pos_embed.to(tokens.dtype)[:, self.num_prefix_tokens:]
+
+    def forward_features(
+        self, x: torch.Tensor | None, keep: torch.Tensor | None = None, embedded: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """x: input batch; keep: (B, K) visible token ids or None → (B, prefix + K|L, D).
+
+        ``embedded``: ``embed(x)`` computed already — SSAT's two passes over one clip share it, which saves
+        a patch-embedding forward and backward per step.
+        """
+        tokens = self.embed(x) if embedded is None else embedded
         pos = self.pos_embed.to(tokens.dtype)
         p = self.num_prefix_tokens
-        tokens = tokens + pos[:, p:]
         if keep is not None:
             tokens = gather_tokens(tokens, keep)
         prefix = self.prefix_tokens(tokens.shape[0])

@@ -105,12 +105,15 @@ class SSATModel(nn.Module):
         return random_mask(batch, self.encoder.num_patches, self.mask_ratio, device, generator)
 
     def reconstruct(
-        self, x: torch.Tensor, mask: Mask, generator: torch.Generator | None = None
+        self, x: torch.Tensor, mask: Mask, generator: torch.Generator | None = None,
+        embedded: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Masked pass → (prediction (B, M', P), target (B, L, P), predicted ids (B, M'))."""
+        """Masked pass → (prediction (B, M', P), target (B, L, P), predicted ids (B, M')).
+
+        ``embedded``: ``encoder.embed(x)`` when the caller has it already."""
         if self.decoder is None:
             raise RuntimeError(f"mode {self.mode!r} has no decoder; reconstruction needs 'ssat' or 'pretrain'")
-        latent = self.encoder.forward_features(x, mask.keep)
+        latent = self.encoder.forward_features(x, mask.keep, embedded=embedded)
         predict = subsample_masked(mask, self.decoder_keep_ratio, generator) if self.training else mask.masked
         pred = self.decoder(latent, mask.keep, predict)
         pixels = x if self.target_norm == "input" else self.unnormalize(x)
@@ -142,8 +145,12 @@ class SSATModel(nn.Module):
         computed; ``loss_cls`` / ``loss_rec`` are zero tensors when the mode lacks that term.
         """
         out: dict[str, torch.Tensor] = {}
+        # Both passes of one clip share its patch embedding (the masked pass gathers from it).
+        shared = self.uses_classifier and target is not None and self.uses_reconstruction and x_rec is None
+        embedded = self.encoder.embed(x) if shared else None
         if self.uses_classifier:
-            out["logits"] = self.encoder(x)
+            out["logits"] = (self.encoder.forward_head(self.encoder.forward_features(x, embedded=embedded))
+                             if shared else self.encoder(x))
         if target is None:
             return out
         zero = x.new_zeros((), dtype=torch.float32)
@@ -155,7 +162,7 @@ class SSATModel(nn.Module):
         loss_rec = zero
         if self.uses_reconstruction:
             mask = mask if mask is not None else self.sample_mask(x.shape[0], generator)
-            pred, tgt, ids = self.reconstruct(x if x_rec is None else x_rec, mask, generator)
+            pred, tgt, ids = self.reconstruct(x if x_rec is None else x_rec, mask, generator, embedded)
             loss_rec = reconstruction_loss(pred, tgt, ids)
         if self.mode == "ssat":
             loss = ssat_loss(loss_cls, loss_rec, self.lambda_cls)
