@@ -11,6 +11,11 @@ Columns (zero-shot for every row but where it says "seen"):
 - the talking heads' VASA-1 and SadTalker fakes (every video) against their test-split reals, which no
   row trains on.
 
+Baselines beside them: a detector that learned nothing scores AUC 0.5 everywhere (the real-only rows'
+trivial baseline); the ``shortcut`` rows are logistic regressions on per-video recording and crop
+statistics (``deepfake_ssat.protocols.shortcuts``), trained on the sample's labelled training videos and
+tested exactly like the sample-trained rows (no seeds: they are deterministic).
+
 Every run is an ordinary run folder under ``--out``; a rerun reads finished runs and evaluations back.
 
     python benchmarks/pseudo_fake_transfer.py --real runs/real_only_faces --sample runs/sample_ffpp_faces \\
@@ -81,6 +86,34 @@ def evaluations(ckpt: Path, trained_on_sample: bool, args) -> dict[str, dict]:
     return out
 
 
+def shortcut_evaluations(args) -> dict[str, dict[str, dict]]:
+    """Each feature set of the shortcut baselines, fitted on the sample's training videos, scored on the same
+    test sets as the sample-trained rows."""
+    from deepfake_ssat.protocols.leave_one_out import manifest_rows
+    from deepfake_ssat.protocols.shortcuts import (
+        FEATURE_SETS,
+        fit_shortcut,
+        score_shortcut,
+        select_videos,
+        video_features,
+    )
+
+    sample = video_features(args.sample, manifest_rows(args.sample))
+    heads = video_features(args.talking_heads, manifest_rows(args.talking_heads))
+    train_videos = select_videos(sample, {m: ("train",) for m in ("real", *FFPP_METHODS)})
+    tests = {"sample: all four": select_videos(sample, {m: ("test",) for m in ("real", *FFPP_METHODS)}),
+             **{f"sample: {m}": select_videos(sample, {"real": ("test",), m: ("test",)}) for m in FFPP_METHODS},
+             "talking heads: both": select_videos(heads, {"real": ("test",), "vasa1": SPLITS, "sadtalker": SPLITS}),
+             **{f"talking heads: {m}": select_videos(heads, {"real": ("test",), m: SPLITS})
+                for m in ("vasa1", "sadtalker")}}
+    out = {}
+    for label, names in FEATURE_SETS.items():
+        clf = fit_shortcut(train_videos, names, "the sample's training videos")
+        out[f"{label}, fitted on the sample's labelled fakes"] = {
+            key: metrics for key, videos in tests.items() if (metrics := score_shortcut(clf, names, videos))}
+    return out
+
+
 def _cell(runs: list[dict], key: str) -> str:
     vals = [r[key] for r in runs if key in r and r[key] == r[key]]
     if not vals:
@@ -104,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed in args.seeds:
             ckpt = train_row(label, seed, args)
             results.setdefault(label, []).append(evaluations(ckpt, ROWS[label][0] == "sample", args))
+    results.update({label: [metrics] for label, metrics in shortcut_evaluations(args).items()})
     keys = ["sample: all four", *(f"sample: {m}" for m in FFPP_METHODS), "talking heads: both",
             "talking heads: vasa1", "talking heads: sadtalker"]
     def table(metric: str, name: str) -> str:

@@ -68,11 +68,26 @@ def video_features(root: str | Path, rows: list[dict]) -> dict[str, dict[str, An
     return out
 
 
-def _selected(features: dict[str, dict], selection: dict[str, tuple[str, ...]]) -> list[dict]:
+def select_videos(features: dict[str, dict], selection: dict[str, tuple[str, ...]]) -> list[dict]:
+    """The videos of ``video_features`` whose method and split a selection ({method: splits}) names."""
     return [f for f in features.values() if f["split"] in selection.get(f["method"], ())]
 
 
-def _score(clf, names: tuple[str, ...], videos: list[dict]) -> dict[str, float] | None:
+def fit_shortcut(videos: list[dict], names: tuple[str, ...], what: str):
+    """A balanced logistic regression on standardised features ``names`` of ``videos``."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.array([[f[n] for n in names] for f in videos])
+    y = np.array([f["label"] for f in videos])
+    if len(set(y)) < 2:
+        raise ValueError(f"shortcut baseline: {what} has one class in training")
+    return make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced")).fit(x, y)
+
+
+def score_shortcut(clf, names: tuple[str, ...], videos: list[dict]) -> dict[str, float] | None:
+    """Video-level metrics of a fitted shortcut on ``videos`` (None when there are none)."""
     if not videos:
         return None
     p = clf.predict_proba(np.array([[f[n] for n in names] for f in videos]))[:, 1]
@@ -81,24 +96,16 @@ def _score(clf, names: tuple[str, ...], videos: list[dict]) -> dict[str, float] 
 
 def shortcut_rows(proto: Protocol) -> list[dict[str, Any]]:
     """One result per (feature set, held-out method), in the leave-one-out protocol's result format."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     features = video_features(proto.root, manifest_rows(proto.root))
     results = []
     for heldout in proto.methods:
-        train = _selected(features, {m: ("train",) for m in ("real", *proto.methods) if m != heldout})
-        test = _selected(features, proto.test_selection(heldout))
-        seen = _selected(features, proto.seen_selection(heldout))
+        train = select_videos(features, {m: ("train",) for m in ("real", *proto.methods) if m != heldout})
+        test = select_videos(features, proto.test_selection(heldout))
+        seen = select_videos(features, proto.seen_selection(heldout))
         for label, names in FEATURE_SETS.items():
-            x = np.array([[f[n] for n in names] for f in train])
-            y = np.array([f["label"] for f in train])
-            if len(set(y)) < 2:
-                raise ValueError(f"shortcut baseline: the fold holding out {heldout} has one class in training")
-            clf = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced")).fit(x, y)
+            clf = fit_shortcut(train, names, f"the fold holding out {heldout}")
             results.append({"label": label, "heldout": heldout, "seed": None, "kind": "shortcut baseline",
-                            "metrics": _score(clf, names, test), "seen": _score(clf, names, seen),
+                            "metrics": score_shortcut(clf, names, test), "seen": score_shortcut(clf, names, seen),
                             "features": list(names),
                             "train_videos": len(train), "test_fakes": proto.test_fakes})
     log.info("shortcut baselines: %d feature sets × %d held-out methods", len(FEATURE_SETS), len(proto.methods))
