@@ -108,8 +108,11 @@ def count_flops(fn: Callable[[], None]) -> int:
 
 # --------------------------------------------------------------------------------------- train steps
 def ours_step(name: str, mode: str, batch: int, frames: int, size: int, mask: float, device: torch.device,
-              dtype: torch.dtype | None) -> Callable[[], None]:
+              dtype: torch.dtype | None, compiled: bool = False) -> Callable[[], None]:
+    """One optimiser step of ours; ``compiled`` compiles the model in place as ``train.compile`` does."""
     model = create_model(name, mode=mode, num_frames=frames, img_size=size, mask_ratio=mask, drop_path=0.0).to(device)
+    if compiled:
+        model.compile()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     x = torch.randn(batch, 3, frames, size, size, device=device)
     y = torch.randint(0, 2, (batch,), device=device)
@@ -321,10 +324,18 @@ def main(argv: list[str] | None = None) -> int:
 
     steps = {"ours, SSAT": ours_step(name, "ssat", 1, frames, size, 0.9, cpu, None),
              "ours, supervised": ours_step(name, "scratch", 1, frames, size, 0.9, cpu, None),
+             "ours, SSAT, compiled": ours_step(name, "ssat", 1, frames, size, 0.9, cpu, None, compiled=True),
+             "ours, supervised, compiled": ours_step(name, "scratch", 1, frames, size, 0.9, cpu, None, compiled=True),
              "HF VideoMAE, sdpa": hf_step("sdpa", name, 1, frames, size, 0.9, cpu, None),
              "HF VideoMAE, eager": hf_step("eager", name, 1, frames, size, 0.9, cpu, None)}
     flops = count_flops(steps["ours, SSAT"])
+    compile_s = {}
+    for key in ("ours, SSAT, compiled", "ours, supervised, compiled"):  # the first call compiles
+        start = time.perf_counter()
+        steps[key]()
+        compile_s[key] = time.perf_counter() - start
     t = interleaved(steps, rounds, cpu)
+    sc, uc = t["ours, SSAT, compiled"], t["ours, supervised, compiled"]
     rows += [
         (f"SSAT train step, {name} {frames}×{size}², batch 1, mask 0.9, ours", f"{t['ours, SSAT']:.2f} s",
          f"{flops / t['ours, SSAT'] / rate:.0%} of matmul; {t['HF VideoMAE, sdpa'] / t['ours, SSAT']:.2f}× HF sdpa, "
@@ -333,6 +344,11 @@ def main(argv: list[str] | None = None) -> int:
          f"{t['HF VideoMAE, sdpa']:.2f} s / {t['HF VideoMAE, eager']:.2f} s", "two passes sharing one encoder"),
         ("SSAT step ÷ supervised step (same shapes)", f"{t['ours, SSAT'] / t['ours, supervised']:.2f}",
          f"supervised {t['ours, supervised']:.2f} s"),
+        ("same SSAT step with train.compile (torch.compile, in place)", f"{sc:.2f} s",
+         f"{flops / sc / rate:.0%} of matmul; {t['HF VideoMAE, sdpa'] / sc:.2f}× HF sdpa; "
+         f"first step (compiling) {compile_s['ours, SSAT, compiled']:.0f} s"),
+        ("SSAT step ÷ supervised step, both compiled", f"{sc / uc:.2f}",
+         f"supervised {uc:.2f} s; first step {compile_s['ours, supervised, compiled']:.0f} s"),
     ]
     del steps
     rows += inference_rows(name, frames, size, 4 if not quick else 2, rounds, rate)

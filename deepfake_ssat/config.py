@@ -234,6 +234,8 @@ class TrainConfig:
     clip_grad: float | None = None
     accum_steps: int = 1
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    # torch.compile the model's forward (training and evaluation); the first steps pay the compile time.
+    compile: bool = False
     label_smoothing: float = 0.1
     class_weights: list[float] | None = None
     # Weight w on the real class of the binary CE (the paper's weighted cross-entropy); "auto" sets

@@ -106,6 +106,8 @@ def _train(cfg: Config, runtime: Runtime, resume: str | Path | None, task_check=
     mixup = _mixup(cfg, task)
     model, loss = build_model(cfg, task, mixup is not None)
     model.to(runtime.device)
+    if cfg.train.compile:
+        model.compile()  # in place: parameter names, DDP and checkpoints see the plain module
     metric = selection_metric(cfg)
     if metric != cfg.eval.metric:
         log.info("pretrain mode has no classifier: selecting checkpoints by validation %s", metric)

@@ -129,6 +129,31 @@ def test_passes_sharing_the_patch_embedding_give_the_separate_passes_gradients(n
         assert torch.allclose(g, g_separate[n], atol=1e-6), n
 
 
+@pytest.mark.slow
+def test_compiled_model_gives_the_eager_losses_and_gradients():
+    # train.compile compiles the module in place: same names, same numbers as eager.
+    torch.manual_seed(0)
+    eager = create_model("test_videomae", mode="ssat", drop_path=0.0)
+    compiled = create_model("test_videomae", mode="ssat", drop_path=0.0)
+    compiled.load_state_dict(eager.state_dict())
+    compiled.compile()
+    assert compiled.state_dict().keys() == eager.state_dict().keys()
+    x, y = _input("test_videomae"), torch.tensor([0, 1])
+    mask = eager.sample_mask(2)
+    outs = []
+    for model in (eager, compiled):
+        out = model(x, y, mask=mask)
+        out["loss"].backward()
+        outs.append((out, {n: p.grad for n, p in model.named_parameters()}))
+    (a, ga), (b, gb) = outs
+    for k in ("logits", "loss", "loss_cls", "loss_rec"):
+        assert torch.allclose(a[k], b[k], atol=1e-5), k
+    for n, g in ga.items():
+        assert torch.allclose(g, gb[n], atol=1e-5), n
+    with torch.no_grad():
+        assert torch.allclose(eager.eval()(x)["logits"], compiled.eval()(x)["logits"], atol=1e-5)
+
+
 def test_gradient_checkpointing_gives_same_gradients():
     torch.manual_seed(0)
     a = create_model("test_vit", mode="ssat", drop_path=0.0)
