@@ -11,6 +11,7 @@ Rows (CPU; the GPU rows run too when CUDA is present):
   layers, with the largest logit difference;
 - clips/s of one loader worker from stored face-track clips, with and without the DFDC augmentations;
 - predict end to end on a 10-second 720p one-face clip, with its stages;
+- the console script answering ``--help`` and an argument error, in a fresh interpreter;
 - GPU (CUDA): ``videomae_base`` 16×224² SSAT at bf16: clips/s, FLOP utilisation against the GPU's
   measured bf16 matmul rate, the SDPA kernel used, peak memory, loader workers needed to feed it.
 
@@ -24,6 +25,7 @@ import argparse
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -271,6 +273,23 @@ def predict_rows(name: str, repeats: int) -> list[tuple]:
     return rows
 
 
+# --------------------------------------------------------------------------------------- CLI
+def cli_rows(repeats: int) -> list[tuple]:
+    """Wall time of the console script answering --help and an argument error, each in a fresh interpreter."""
+    cases = {"deepfake-ssat --help": ["--help"],
+             "an argument error (train --no-such-flag)": ["train", "--no-such-flag"]}
+    rows = []
+    for what, args in cases.items():
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True, check=False)
+            times.append(time.perf_counter() - start)
+        rows.append((what, f"{min(times):.2f} s", f"fresh interpreter, best of {repeats}: "
+                     + ", ".join(f"{t:.2f}" for t in times)))
+    return rows
+
+
 # --------------------------------------------------------------------------------------- GPU
 def gpu_rows(batch: int, rounds: int, loader_clips_s: float) -> list[tuple]:
     import torch.nn.functional as F
@@ -358,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     rows.append((f"one loader worker, {frames}×{size}² clips from stored tracks", f"{plain:.1f} clips/s plain",
                  f"{augmented:.1f} clips/s with the DFDC augmentations"))
     rows += predict_rows(name, 1 if quick else 3)
+    rows += cli_rows(2 if quick else 5)
     if torch.cuda.is_available() and not quick:
         rows += gpu_rows(8, rounds, loader_rate(224, 16, True, 60))
     elif not quick:
