@@ -254,12 +254,12 @@ def bench_clip_formats(crops: list[np.ndarray], reads: int = 60) -> None:
                           "write ms/frame"), rows))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--videos", nargs="*", type=Path, help="videos (default: all of ../shared/data)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     ap.add_argument("--clip-formats", action="store_true", help="compare storage formats for clips")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     videos = args.videos or sorted(DATA.glob("*.mp4"))
