@@ -110,9 +110,11 @@ def count_flops(fn: Callable[[], None]) -> int:
 
 # --------------------------------------------------------------------------------------- train steps
 def ours_step(name: str, mode: str, batch: int, frames: int, size: int, mask: float, device: torch.device,
-              dtype: torch.dtype | None, compiled: bool = False) -> Callable[[], None]:
-    """One optimiser step of ours; ``compiled`` compiles the model in place as ``train.compile`` does."""
-    model = create_model(name, mode=mode, num_frames=frames, img_size=size, mask_ratio=mask, drop_path=0.0).to(device)
+              dtype: torch.dtype | None, compiled: bool = False, **options) -> Callable[[], None]:
+    """One optimiser step of ours; ``compiled`` compiles the model in place as ``train.compile`` does;
+    ``options``: further model options (e.g. ``decoder_keep_ratio``)."""
+    model = create_model(name, mode=mode, num_frames=frames, img_size=size, mask_ratio=mask, drop_path=0.0,
+                         **options).to(device)
     if compiled:
         model.compile()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -343,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
 
     steps = {"ours, SSAT": ours_step(name, "ssat", 1, frames, size, 0.9, cpu, None),
              "ours, supervised": ours_step(name, "scratch", 1, frames, size, 0.9, cpu, None),
+             "ours, SSAT, decoder keep 0.5": ours_step(name, "ssat", 1, frames, size, 0.9, cpu, None,
+                                                      decoder_keep_ratio=0.5),
              "ours, SSAT, compiled": ours_step(name, "ssat", 1, frames, size, 0.9, cpu, None, compiled=True),
              "ours, supervised, compiled": ours_step(name, "scratch", 1, frames, size, 0.9, cpu, None, compiled=True),
              "HF VideoMAE, sdpa": hf_step("sdpa", name, 1, frames, size, 0.9, cpu, None),
@@ -363,6 +367,9 @@ def main(argv: list[str] | None = None) -> int:
          f"{t['HF VideoMAE, sdpa']:.2f} s / {t['HF VideoMAE, eager']:.2f} s", "two passes sharing one encoder"),
         ("SSAT step ÷ supervised step (same shapes)", f"{t['ours, SSAT'] / t['ours, supervised']:.2f}",
          f"supervised {t['ours, supervised']:.2f} s"),
+        ("SSAT step ÷ supervised step, model.decoder_keep_ratio 0.5 (VideoMAE V2's decoder masking)",
+         f"{t['ours, SSAT, decoder keep 0.5'] / t['ours, supervised']:.2f}",
+         f"SSAT step {t['ours, SSAT, decoder keep 0.5']:.2f} s; the decoder sees half the hidden tubes"),
         ("same SSAT step with train.compile (torch.compile, in place)", f"{sc:.2f} s",
          f"{flops / sc / rate:.0%} of matmul; {t['HF VideoMAE, sdpa'] / sc:.2f}× HF sdpa; "
          f"first step (compiling) {compile_s['ours, SSAT, compiled']:.0f} s"),
