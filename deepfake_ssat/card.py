@@ -15,10 +15,13 @@ CAVEAT = ("a detector knows the manipulations and recording conditions it was tr
           "score means little")
 
 
-def video_card(dataset: str, splits: Mapping[str, Iterable[dict]], generator: str | None = None) -> dict[str, Any]:
+def video_card(dataset: str, splits: Mapping[str, Iterable[dict]], generator: str | None = None,
+               pseudo_fakes: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Per split: videos per method and distinct identities, from manifest rows (a video's tracks count once).
-    ``generator``: the program that made the data when it is synthetic (the sample generator)."""
-    out: dict[str, Any] = {"dataset": dataset, "kind": "video", "generator": generator, "splits": {}}
+    ``generator``: the program that made the data when it is synthetic (the sample generator);
+    ``pseudo_fakes``: ``{"kind", "share"}`` when training mixed in pseudo-fakes made from its reals."""
+    out: dict[str, Any] = {"dataset": dataset, "kind": "video", "generator": generator,
+                           "pseudo_fakes": dict(pseudo_fakes) if pseudo_fakes else None, "splits": {}}
     for split, rows in splits.items():
         videos: dict[str, set[str]] = defaultdict(set)
         people: set[str] = set()
@@ -49,6 +52,10 @@ def card_summary(card: Mapping[str, Any] | None) -> str:
         per = ", ".join(f"{n} {m}" for m, n in s["videos"].items())
         people = f"{s['identities']} identit{'y' if s['identities'] == 1 else 'ies'}"
         parts.append(f"{verb} {plural(sum(s['videos'].values()), 'video')} ({per}) of {people}")
+        if split == "train" and card.get("pseudo_fakes"):  # the fakes it saw are not in the video counts
+            pf = card["pseudo_fakes"]
+            parts[-1] += (f", plus self-blended pseudo-fakes ({pf['kind']}) of its reals as {pf['share']:.0%} of "
+                          "the training clips")
     name = card.get("dataset", "?")
     if card.get("generator"):
         name += (f" SAMPLE DATA made by {card['generator']} (procedural fakes of a few photographs: a pipeline "

@@ -272,12 +272,14 @@ class VideoTask:
         return collate_clips(batch)
 
     def checkpoint_extras(self) -> dict[str, Any]:
+        pf = self.cfg.data.pseudo_fakes
         return {"dataset": self.cfg.data.dataset, "class_names": self.class_names,
                 "clip_stride": self.cfg.data.clip_stride, "segment_step": self.cfg.data.segment_step,
                 "lowpass_sigma": self.cfg.data.lowpass_sigma,
                 "faces": self.settings.get("faces"), "clip": self.settings.get("clip"),
                 "card": video_card(self.cfg.data.dataset, {"train": self.train_set.rows, "val": self.val_set.rows},
-                                   generator=(self.settings.get("source") or {}).get("generator"))}
+                                   generator=(self.settings.get("source") or {}).get("generator"),
+                                   pseudo_fakes=({"kind": pf.kind, "share": pf.share} if pf.kind != "none" else None))}
 
     def check_checkpoint(self, data_config: dict[str, Any]) -> None:
         """Refuse data whose face crops were made differently from the checkpoint's training data."""

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from ssat_helpers import sample_faces
 
+from deepfake_ssat.card import card_summary
 from deepfake_ssat.config import PseudoFakeConfig, load_config
 from deepfake_ssat.data.pseudo_fakes import blend_mask, draw, self_blend
 from deepfake_ssat.models import get_spec
@@ -90,6 +91,11 @@ def test_the_synthetic_share_is_what_the_config_says_and_labels_count_it(faces, 
     assert len(twins) == sum(1 for r in task.val_set.rows if r["label"] == 0 and "pseudo_seed" not in r)
     i = next(i for i, (t, _) in enumerate(task.val_set.segments) if task.val_set.rows[t].get("pseudo_seed"))
     assert task.val_set[i][1] == 1 and np.array_equal(task.val_set[i][0], task.val_set[i][0])
+    # the detector card says which fakes training saw: they are not in its video counts
+    card = task.checkpoint_extras()["card"]
+    assert card["pseudo_fakes"] == {"kind": "sbv", "share": share}
+    line = card_summary(card)
+    assert f"plus self-blended pseudo-fakes (sbv) of its reals as {share:.0%} of the training clips" in line
 
 
 def test_data_without_landmarks_names_the_preprocess_command(faces, tmp_path):
