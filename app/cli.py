@@ -33,6 +33,7 @@ def add_demo_command(sub) -> None:
                    help="at most this many segments per face track, spread over the whole video (0 = no cap)")
     p.add_argument("--int8", action="store_true",
                    help="int8 dynamic quantisation of the classifier (CPU; faster, scores differ slightly)")
+    library.add_precision(p)
     p.add_argument("--examples", nargs="+", metavar="VIDEO",
                    help="example videos to offer (default: ../shared/data/portrait_*.mp4 when present)")
     p.set_defaults(func=cmd_demo)
@@ -43,6 +44,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     settings = DemoSettings(max_mb=args.max_mb, max_seconds=args.max_seconds, concurrency=args.concurrency,
                             device=args.device, max_segments_per_track=args.max_segments or None, int8=args.int8,
+                            precision=args.precision,
                             examples=args.examples or [])
     launch(args.checkpoint, settings, host=args.host, port=args.port, share=args.share)
     return 0

@@ -37,6 +37,7 @@ class DemoSettings:
     device: str = "auto"
     max_segments_per_track: int | None = 32
     int8: bool = False  # int8 dynamic quantisation of the classifier (CPU)
+    precision: str = "auto"  # auto: bf16 where the GPU or CPU has it natively, else fp32
     examples: list[str] = field(default_factory=list)  # empty: the portrait videos of ../shared/data if present
 
     def validate(self) -> None:
@@ -218,7 +219,8 @@ def launch(checkpoint: str | None, settings: DemoSettings | None = None, host: s
     if checkpoint:
         predictor = Predictor.from_checkpoint(
             checkpoint, device=settings.device,
-            options=PredictOptions(max_segments_per_track=settings.max_segments_per_track, int8=settings.int8))
+            options=PredictOptions(max_segments_per_track=settings.max_segments_per_track, int8=settings.int8,
+                                   precision=settings.precision))
     else:
         log.warning("no checkpoint given: the demo will say so and score nothing")
     demo = build_demo(predictor, settings)

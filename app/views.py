@@ -107,7 +107,7 @@ def model_card_markdown(info: dict[str, Any] | None) -> str:
                 "`deepfake-ssat demo --checkpoint runs/<run>/best.pt`.")
     text = (f"**Model** `{info['checkpoint']}` · {info['model']} · trained with mode `{info['mode']}` on "
             f"**{info['dataset']}** · threshold {info['threshold']:.3f} · faces cropped at {info['face_margin']}× "
-            f"margin, {info['face_size']} px · running on {info['device']}")
+            f"margin, {info['face_size']} px · running on {info['device']} in {info.get('precision', 'fp32')}")
     if info.get("trained_on"):
         text += f"\n\n**Detector card** — {info['trained_on']}. *Note: {info['caveat']}.*"
     if info.get("quality"):

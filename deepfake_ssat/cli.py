@@ -41,6 +41,11 @@ def _add_config(p: argparse.ArgumentParser) -> None:
     _add_set(p)
 
 
+def add_precision(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                   help="auto: bf16 on GPUs and on CPUs with native bf16 units (AMX, AVX512-BF16), else fp32")
+
+
 def examples(*lines: str) -> dict[str, Any]:
     """``add_parser`` keywords that end a command's --help with real examples (tests parse each one)."""
     return {"epilog": "examples:\n" + "\n".join(f"  {line}" for line in lines),
@@ -53,7 +58,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "config": ("deepfake-ssat config --config video/dfdc",
                "deepfake-ssat config --config image/cifar10 --set train.epochs=5 --set model.mode=scratch"),
     "train": ("deepfake-ssat train --dataset dfdc --mask 0.95",
-              "deepfake-ssat train --config video/sample --data-root data/sample_dfdc_faces --epochs 20",
+              "deepfake-ssat train --config video/sample --data-root data/sample_dfdc_faces --steps 200",
               "deepfake-ssat train --resume runs/dfdc_videomae_base_ssat"),
     "preprocess": ("deepfake-ssat preprocess --dataset dfdc --root /data/dfdc --out data/dfdc_faces",
                    "deepfake-ssat preprocess --dataset folder --root my_videos --csv videos.csv --out data/mine "
@@ -111,7 +116,9 @@ _TRAIN_FLAGS: tuple[Shortcut, ...] = (
     ("--model", "model.name", "registered model name (see `deepfake-ssat models`)"),
     ("--mode", "model.mode", "what to train"),
     ("--mask", "model.mask_ratio", "mask ratio, e.g. 0.75 or 0.95"),
-    ("--epochs", "train.epochs", "epochs"),
+    ("--epochs", "train.epochs", "budget in epochs (presets that give train.steps: add --set train.steps=null)"),
+    ("--steps", "train.steps", "budget in optimiser steps (presets that give train.epochs: add --set "
+                               "train.epochs=null)"),
     ("--batch-size", "train.batch_size", "per-process batch size"),
     ("--output", "train.output_dir", "run folder"),
     ("--init", "model.init", "weights to start from: checkpoint file or hub id"),
@@ -167,7 +174,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for item in [*shortcut_overrides(args, _EVAL_FLAGS), *args.set]:
         set_dotted(overrides, *parse_override(item))
     report = evaluate_checkpoint(args.checkpoint, split=args.split, overrides=overrides, device=args.device,
-                                 methods=args.methods, out_dir=args.out, int8=args.int8)
+                                 methods=args.methods, out_dir=args.out, int8=args.int8, precision=args.precision)
     if "per_method" in report:
         from .evaluation import format_table
 
@@ -218,7 +225,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if not videos:
         raise FileNotFoundError(f"no video files in {', '.join(args.videos)}")
     opts = PredictOptions(batch_size=args.batch_size, max_segments_per_track=args.max_segments or None,
-                          int8=args.int8)
+                          int8=args.int8, precision=args.precision)
     predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, options=opts)
     results: list = []
     for n, path in enumerate(videos, 1):
@@ -353,6 +360,7 @@ def build_parser(extra_commands: Sequence[Callable[[Any], None]] = ()) -> argpar
     p.add_argument("--json", help="also write the metrics to this JSON file")
     p.add_argument("--int8", action="store_true",
                    help="evaluate the int8 dynamically quantised model (CPU), to compare with fp32")
+    add_precision(p)
     _add_set(p, "eval.batch_size=32")
     p.set_defaults(func=cmd_eval)
 
@@ -371,6 +379,7 @@ def build_parser(extra_commands: Sequence[Callable[[Any], None]] = ()) -> argpar
     p.add_argument("--quiet", action="store_true", help="no progress bar (it goes to stderr)")
     p.add_argument("--int8", action="store_true",
                    help="int8 dynamic quantisation of the Linear layers (CPU; faster, scores differ slightly)")
+    add_precision(p)
     p.set_defaults(func=cmd_predict)
 
     for add in extra_commands:

@@ -186,6 +186,9 @@ class DataConfig:
     clip_stride: int = 1  # stored frames between consecutive frames of a clip
     segment_step: int | None = None  # evaluation: frames between segment starts; null = non-overlapping
     methods: list[str] | None = None  # train/val on these methods only ('real' = real videos); null = all
+    # Identities (manifest column) kept out of training and validation: the leave-one-out protocol puts
+    # here the people of a held-out method's fakes, so their real videos can be tested beside them.
+    exclude_identities: list[str] | None = None
     balanced_sampler: bool = False  # draw real and fake tracks equally often (with replacement)
     # Gaussian blur sigma, in pixels of the model's input, on every frame in training, evaluation and
     # inference (recorded in the checkpoint); 0 = off. A shortcut check: what a model still separates
@@ -221,13 +224,18 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = 100
+    # The budget: epochs, or optimiser steps (set one, null the other). With steps the lr schedule spans
+    # exactly them and training ends at the last (mid-epoch if need be): steps, not epochs, are what
+    # recipes compare by, as an epoch of a small dataset is a handful of steps.
+    epochs: int | None = 100
+    steps: int | None = None
     batch_size: int = 64  # per process
     lr: float = 1e-3
     # If set, the effective lr is lr × (total batch) / lr_base_batch (MAE/VideoMAE convention).
     lr_base_batch: int | None = None
     min_lr: float = 1e-6
     warmup_epochs: float = 5.0
+    warmup_steps: int | None = None  # replaces warmup_epochs when set
     weight_decay: float = 0.05
     layer_decay: float | None = 0.75
     betas: tuple[float, float] = (0.9, 0.999)
@@ -245,11 +253,21 @@ class TrainConfig:
     device: str = "auto"
     output_dir: str = "runs/default"
     save_every_steps: int | None = None
-    max_steps: int | None = None  # stop early (smoke runs); the schedule still spans all epochs
+    max_steps: int | None = None  # stop early (smoke runs); the schedule still spans the whole budget
+    # Early stopping: end the run after this many validations in a row without a better selection metric
+    # (eval.metric); null = off (the paper presets train their whole budget). best.pt holds the best.
+    patience: int | None = None
     log_every: int = 20
 
     def validate(self) -> None:
-        _check(self.epochs > 0, f"epochs: must be positive, got {self.epochs}")
+        _check((self.epochs is None) != (self.steps is None),
+               f"epochs: the budget is epochs or steps, set one and null the other (got epochs {self.epochs}, "
+               f"steps {self.steps}; e.g. --set train.steps=null to train by epochs)")
+        _check(self.epochs is None or self.epochs > 0, f"epochs: must be positive, got {self.epochs}")
+        _check(self.steps is None or self.steps > 0, f"steps: must be positive, got {self.steps}")
+        _check(self.warmup_steps is None or self.warmup_steps >= 0,
+               f"warmup_steps: must be >= 0, got {self.warmup_steps}")
+        _check(self.patience is None or self.patience > 0, f"patience: must be positive, got {self.patience}")
         _check(self.batch_size > 0, f"batch_size: must be positive, got {self.batch_size}")
         _check(self.lr > 0, f"lr: must be positive, got {self.lr}")
         _check(0 <= self.min_lr <= self.lr, f"min_lr: must be in [0, lr], got {self.min_lr}")

@@ -47,6 +47,24 @@ def selection_metric(cfg: Config) -> str:
     return "loss_rec" if cfg.model.mode == "pretrain" else cfg.eval.metric
 
 
+def batches_per_epoch(dataset_size: int, batch_size: int, world_size: int) -> int:
+    """Batches one rank takes per epoch (the sampler pads so every rank has the same number)."""
+    return math.ceil(dataset_size / world_size) // batch_size
+
+
+def steps_per_epoch(batches: int, accum_steps: int) -> int:
+    """Optimiser steps per epoch: every ``accum_steps`` batches, and at the epoch's last batch."""
+    return max(1, math.ceil(batches / accum_steps))
+
+
+def budget(cfg: Config, per_epoch: int) -> tuple[int, int]:
+    """(epochs, optimiser steps) the run trains: ``train.steps`` or ``train.epochs`` × ``per_epoch``."""
+    t = cfg.train
+    if t.steps is not None:
+        return math.ceil(t.steps / per_epoch), t.steps
+    return t.epochs, t.epochs * per_epoch
+
+
 @dataclass
 class TrainState:
     epoch: int = 0  # epoch in progress (or next to start)
@@ -56,6 +74,8 @@ class TrainState:
     best_epoch: int | None = None
     threshold: float | None = None  # decision threshold of the latest validation (video), stored with weights
     wall_time: float = 0.0  # seconds spent training, summed over resumes
+    stale_evals: int = 0  # validations in a row without a better selection metric (early stopping)
+    stop_reason: str | None = None  # budget, patience or max_steps, once the run has ended
     history: list[dict[str, float]] = field(default_factory=list)
 
 
@@ -173,20 +193,30 @@ def _append_jsonl(path: Path, row: dict[str, Any]) -> None:
         f.write(json.dumps(row) + "\n")
 
 
+def _patience_spent(cfg: Config, state: TrainState) -> bool:
+    return cfg.train.patience is not None and state.stale_evals >= cfg.train.patience
+
+
 def fit(ctx: FitContext, resumed_rng: bool = False) -> TrainState:
-    """Run the remaining epochs of ``ctx.state``; writes last / best checkpoints and metrics.jsonl."""
+    """Run the rest of the budget from ``ctx.state``; writes last / best checkpoints and metrics.jsonl.
+
+    Ends at the budget (``train.epochs`` or ``train.steps``), at ``train.max_steps``, or when validation has
+    not improved ``train.patience`` times in a row; ``state.stop_reason`` says which.
+    """
     cfg, rt, state = ctx.cfg, ctx.runtime, ctx.state
     tcfg = cfg.train
     metric = selection_metric(cfg)
     sampler = EpochSampler(len(ctx.task.train_set), rt.rank, rt.world_size, shuffle=True, seed=tcfg.seed,
                            weights=ctx.task.sample_weights)
-    batches_per_epoch = sampler.per_rank // tcfg.batch_size
-    if batches_per_epoch == 0:
+    n_batches = batches_per_epoch(len(ctx.task.train_set), tcfg.batch_size, rt.world_size)
+    if n_batches == 0:
         raise ValueError(f"training set too small for batch size {tcfg.batch_size} × {rt.world_size} processes")
+    epochs, total_steps = budget(cfg, steps_per_epoch(n_batches, tcfg.accum_steps))
+    step_limit = min(total_steps, tcfg.max_steps or total_steps)
     writer = _tensorboard(ctx.out_dir) if rt.is_main else None
     metrics_file = ctx.out_dir / "metrics.jsonl"
-    stop = False
-    while state.epoch < tcfg.epochs and not stop:
+    state.stop_reason = None  # a resumed run may have been given a larger budget or patience
+    while state.epoch < epochs and state.step < step_limit and not _patience_spent(cfg, state):
         epoch, start_batch = state.epoch, state.batch_in_epoch
         if not (resumed_rng and start_batch > 0):
             # Fresh epoch: reseed so an epoch's randomness depends only on (seed, epoch, rank).
@@ -198,10 +228,10 @@ def fit(ctx: FitContext, resumed_rng: bool = False) -> TrainState:
         t0, seen = time.perf_counter(), 0
         sums = torch.zeros(3, device=rt.device)
         n_logged = 0
-        bar = tqdm(total=batches_per_epoch, initial=start_batch, desc=f"epoch {epoch + 1}/{tcfg.epochs}",
+        bar = tqdm(total=n_batches, initial=start_batch, desc=f"epoch {epoch + 1}/{epochs}",
                    disable=not rt.is_main or None, dynamic_ncols=True, leave=False)
         for i, (x, y) in enumerate(loader, start=start_batch):
-            if i >= batches_per_epoch:
+            if i >= n_batches:
                 break
             x = x.to(rt.device, non_blocking=True)
             y = y.to(rt.device, non_blocking=True)
@@ -210,7 +240,7 @@ def fit(ctx: FitContext, resumed_rng: bool = False) -> TrainState:
                 if not cfg.data.mixup_reconstruction:
                     x_rec = x.clone()  # timm's Mixup mixes in place
                 x, y = ctx.mixup(x, y)
-            step_now = (i + 1) % tcfg.accum_steps == 0 or i + 1 == batches_per_epoch
+            step_now = (i + 1) % tcfg.accum_steps == 0 or i + 1 == n_batches
             losses = train_step(ctx.model, x, y, ctx.optimizer, rt, ctx.scaler, tcfg.accum_steps, step_now,
                                 tcfg.clip_grad, x_rec=x_rec)
             if step_now:
@@ -221,22 +251,21 @@ def fit(ctx: FitContext, resumed_rng: bool = False) -> TrainState:
             seen += x.shape[0]
             state.batch_in_epoch = i + 1
             bar.update(1)
-            if (i + 1) % tcfg.log_every == 0 or i + 1 == batches_per_epoch:
+            if (i + 1) % tcfg.log_every == 0 or i + 1 == n_batches:
                 avg = (sums / n_logged).tolist()
                 rate = seen * rt.world_size / max(time.perf_counter() - t0, 1e-9)
                 lr_now = ctx.optimizer.param_groups[-1]["lr"]
                 bar.set_postfix(loss=f"{avg[0]:.4f}", lr=f"{lr_now:.2e}", samples_s=f"{rate:.1f}")
                 if bar.disable and rt.is_main:  # no terminal (nohup, CI, cluster logs): log progress instead
-                    eta = (batches_per_epoch - i - 1) * tcfg.batch_size * rt.world_size / max(rate, 1e-9)
+                    eta = (n_batches - i - 1) * tcfg.batch_size * rt.world_size / max(rate, 1e-9)
                     log.info("epoch %d batch %d/%d  loss %.4f  lr %.2e  %.1f samples/s  epoch ETA %.0fs",
-                             epoch + 1, i + 1, batches_per_epoch, avg[0], lr_now, rate, eta)
+                             epoch + 1, i + 1, n_batches, avg[0], lr_now, rate, eta)
                 if writer is not None:
                     writer.add_scalar("train/loss", avg[0], state.step)
                     writer.add_scalar("train/lr", ctx.optimizer.param_groups[-1]["lr"], state.step)
             if tcfg.save_every_steps and step_now and state.step % tcfg.save_every_steps == 0 and rt.is_main:
                 save_checkpoint(ctx.out_dir / "last.pt", checkpoint_payload(ctx, None, full=True))
-            if tcfg.max_steps is not None and state.step >= tcfg.max_steps:
-                stop = True
+            if state.step >= step_limit:
                 break
         bar.close()
         elapsed = time.perf_counter() - t0
@@ -246,7 +275,7 @@ def fit(ctx: FitContext, resumed_rng: bool = False) -> TrainState:
                                "train_loss_cls": train_avg[1], "train_loss_rec": train_avg[2],
                                "lr": ctx.optimizer.param_groups[-1]["lr"], "epoch_time_s": elapsed,
                                "samples_per_s": seen * rt.world_size / max(elapsed, 1e-9)}
-        last_epoch = state.epoch + 1 >= tcfg.epochs or stop
+        last_epoch = state.epoch + 1 >= epochs or state.step >= step_limit
         val: dict[str, float] = {}
         if (epoch + 1) % cfg.eval.every_epochs == 0 or last_epoch:
             result = ctx.task.evaluate(unwrap(ctx.model), ctx.task.val_set, rt, cfg.eval.batch_size,
@@ -258,7 +287,15 @@ def fit(ctx: FitContext, resumed_rng: bool = False) -> TrainState:
         state.history.append({k: v for k, v in row.items() if isinstance(v, (int, float))})
         improved = metric in val and is_better(metric, val[metric], state.best_metric)
         if improved:
-            state.best_metric, state.best_epoch = val[metric], epoch + 1
+            state.best_metric, state.best_epoch, state.stale_evals = val[metric], epoch + 1, 0
+        elif metric in val:
+            state.stale_evals += 1
+        if state.step >= total_steps or state.epoch >= epochs:
+            state.stop_reason = "budget"
+        elif state.step >= step_limit:
+            state.stop_reason = "max_steps"
+        elif _patience_spent(cfg, state):
+            state.stop_reason = "patience"
         if rt.is_main:
             _append_jsonl(metrics_file, row)
             if writer is not None:
@@ -266,14 +303,21 @@ def fit(ctx: FitContext, resumed_rng: bool = False) -> TrainState:
                     writer.add_scalar(f"epoch/{k}", v, epoch + 1)
             shown = ("  val " + ", ".join(f"{k} {v:.4f}" for k, v in val.items() if k in _SHOWN) if val
                      else "  (no validation this epoch)")
-            log.info("epoch %d/%d  train loss %.4f (cls %.4f, rec %.4f)%s  %.0fs, %.1f samples/s",
-                     epoch + 1, tcfg.epochs, train_avg[0], train_avg[1], train_avg[2], shown, elapsed,
-                     row["samples_per_s"])
+            log.info("epoch %d/%d (step %d/%d)  train loss %.4f (cls %.4f, rec %.4f)%s  %.0fs, %.1f samples/s",
+                     epoch + 1, epochs, state.step, total_steps, train_avg[0], train_avg[1], train_avg[2], shown,
+                     elapsed, row["samples_per_s"])
             save_checkpoint(ctx.out_dir / "last.pt", checkpoint_payload(ctx, val, full=True))
             if improved:
                 save_checkpoint(ctx.out_dir / "best.pt", checkpoint_payload(ctx, val, full=False))
                 log.info("new best %s = %.4f (epoch %d)", metric, val[metric], epoch + 1)
+            if state.stop_reason == "patience":
+                log.info("early stop at step %d (epoch %d): validation %s has not improved for %d validations; "
+                         "best %.4f at epoch %d", state.step, epoch + 1, metric, state.stale_evals,
+                         state.best_metric, state.best_epoch)
         rt.barrier()
+    if state.stop_reason is None:  # resumed after it had ended: nothing left to train
+        state.stop_reason = ("patience" if _patience_spent(cfg, state) else
+                             "max_steps" if state.step < total_steps and state.epoch < epochs else "budget")
     if writer is not None:
         writer.close()
     return state

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from .data.sampler import EpochSampler
 from .data.video import collate_segments
-from .metrics import binary_metrics
+from .metrics import binary_metrics, paired_comparison
 from .models import SSATModel
 from .runtime import Runtime
 from .tables import markdown_table
@@ -65,6 +65,7 @@ def video_report(videos: dict[str, dict], unusable: list[dict], threshold: float
             report["per_method"][m] = binary_metrics([v["label"] for v in sel], [v["score"] for v in sel], threshold)
     report["unscored"] = [{"video_id": r["video_id"], "label": r["label"], "method": r["method"],
                            "status": r["status"]} for r in unusable]
+    report["pairs"] = paired_comparison(videos)
     return report
 
 
@@ -100,6 +101,9 @@ def format_table(report: dict[str, Any]) -> str:
     subsets = [("all", report["overall"])] + list(report["per_method"].items())
     rows = [(name, *(f"{int(m[c])}" if c == "n" else f"{m[c]:.4f}" for c in METRIC_COLUMNS)) for name, m in subsets]
     lines = [markdown_table(("subset", *METRIC_COLUMNS), rows)]
+    if report.get("pairs"):
+        p = report["pairs"]
+        lines.append(f"\npaired: {p['fake_above_original']} of {p['n']} fakes score above their own original")
     if report["unscored"]:
         lines.append(f"\n{len(report['unscored'])} video(s) without a usable face track (not scored): "
                      + ", ".join(f"{u['video_id']} ({u['status']})" for u in report["unscored"][:10]))

@@ -39,6 +39,20 @@ def video_scores(track_score: dict[int, tuple[float, int]], track_video: Sequenc
     return out
 
 
+def paired_comparison(videos: dict[str, dict]) -> dict | None:
+    """Each scored fake against its own scored original (``original`` of the video records): identity,
+    background and framing cancel, so only the manipulation (and its re-encoding) separates the two.
+    None when no fake has its original among ``videos``."""
+    pairs = [(vid, v["original"]) for vid, v in sorted(videos.items())
+             if v["label"] == 1 and v.get("original") not in (None, vid) and v["original"] in videos]
+    if not pairs:
+        return None
+    listed = [{"fake": f, "original": o, "fake_score": videos[f]["score"], "original_score": videos[o]["score"]}
+              for f, o in pairs]
+    return {"n": len(pairs), "fake_above_original": sum(p["fake_score"] > p["original_score"] for p in listed),
+            "pairs": listed}
+
+
 def equal_error_rate(y: np.ndarray, score: np.ndarray) -> float:
     """EER interpolated between ROC points where FPR − FNR changes sign (not the nearest point)."""
     fpr, tpr, _ = skm.roc_curve(y, score)

@@ -209,11 +209,13 @@ class VideoTask:
         self.num_frames = spec_num_frames
         self.img_size = img_size
         d = cfg.data
-        train_rows = select_tracks(rows, "train", d.methods)
+        excluded = set(d.exclude_identities or ())
+        pool = [r for r in rows if r["identity"] not in excluded]  # for training and validation only
+        train_rows = select_tracks(pool, "train", d.methods)
         self.train_set = ClipDataset(train_rows, augment=build_clip_augment(d.augment, img_size),
                                      pseudo_fakes=d.pseudo_fakes, **self._common())
         try:
-            val_rows = select_tracks(rows, "val", d.methods)
+            val_rows = select_tracks(pool, "val", d.methods)
         except ValueError as e:
             raise DataMismatchError(f"{e}. Checkpoints are chosen on validation videos: preprocess again into a new "
                                     "--out with a larger --val-fraction (or give a split column in the folder CSV)"
@@ -309,7 +311,7 @@ class VideoTask:
         row_of = {r["video_id"]: r for r in dataset.rows}
         for vid, v in videos.items():
             row = row_of[vid]
-            v.update(label=row["label"], method=row["method"], split=row["split"])
+            v.update(label=row["label"], method=row["method"], split=row["split"], original=row["original"])
         return videos
 
     def evaluate(self, model: SSATModel, dataset, runtime: Runtime, batch_size: int, num_workers: int,

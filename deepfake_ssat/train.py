@@ -15,7 +15,7 @@ from torch.nn.parallel import DistributedDataParallel
 from .checkpoint import model_from_checkpoint, read_checkpoint
 from .config import Config, save_config
 from .configschema import from_dict
-from .engine import FitContext, fit, restore, selection_metric
+from .engine import FitContext, batches_per_epoch, budget, fit, restore, selection_metric, steps_per_epoch
 from .models import SSATModel, arch_overrides, create_model, get_spec
 from .models.convert import load_weights
 from .runtime import Runtime, seed_everything, setup_runtime, shutdown
@@ -54,9 +54,10 @@ def _mixup(cfg: Config, task):
                  label_smoothing=cfg.train.label_smoothing, num_classes=task.num_classes)
 
 
-def optimizer_and_schedule(cfg: Config, model: SSATModel, world_size: int, steps_per_epoch: int):
+def optimizer_and_schedule(cfg: Config, model: SSATModel, world_size: int, per_epoch: int):
     """AdamW (layer decay, no decay on norms/biases/tokens) and a per-step schedule: linear warmup from
-    ``min_lr``, then a half cosine that reaches ``min_lr`` at the last step (as MAE's ``lr_sched``)."""
+    ``min_lr``, then a half cosine that reaches ``min_lr`` at the budget's last step (as MAE's ``lr_sched``).
+    ``per_epoch``: optimiser steps per epoch."""
     from timm.optim import create_optimizer_v2
     from timm.scheduler import CosineLRScheduler
 
@@ -66,8 +67,9 @@ def optimizer_and_schedule(cfg: Config, model: SSATModel, world_size: int, steps
         lr = t.lr * t.batch_size * t.accum_steps * world_size / t.lr_base_batch
     optimizer = create_optimizer_v2(model, opt="adamw", lr=lr, weight_decay=t.weight_decay, betas=tuple(t.betas),
                                     layer_decay=t.layer_decay)
-    total = max(1, t.epochs * steps_per_epoch)
-    warmup = min(int(round(t.warmup_epochs * steps_per_epoch)), total - 1)
+    total = max(1, budget(cfg, per_epoch)[1])
+    warmup = t.warmup_steps if t.warmup_steps is not None else int(round(t.warmup_epochs * per_epoch))
+    warmup = min(warmup, total - 1)
     # warmup_prefix: the cosine starts after warmup, so it must span only the steps that remain.
     scheduler = CosineLRScheduler(optimizer, t_initial=total - warmup, lr_min=t.min_lr, warmup_t=warmup,
                                   warmup_lr_init=t.min_lr, warmup_prefix=True, t_in_epochs=False)
@@ -111,9 +113,9 @@ def _train(cfg: Config, runtime: Runtime, resume: str | Path | None, task_check=
     metric = selection_metric(cfg)
     if metric != cfg.eval.metric:
         log.info("pretrain mode has no classifier: selecting checkpoints by validation %s", metric)
-    world_batch = cfg.train.batch_size * runtime.world_size
-    steps_per_epoch = max(1, (len(task.train_set) // world_batch) // cfg.train.accum_steps)
-    optimizer, scheduler, lr = optimizer_and_schedule(cfg, model, runtime.world_size, steps_per_epoch)
+    per_epoch = steps_per_epoch(batches_per_epoch(len(task.train_set), cfg.train.batch_size, runtime.world_size),
+                                cfg.train.accum_steps)
+    optimizer, scheduler, lr = optimizer_and_schedule(cfg, model, runtime.world_size, per_epoch)
     scaler = torch.amp.GradScaler("cuda") if runtime.amp_dtype == torch.float16 else None
     device_ids = [runtime.local_rank] if runtime.device.type == "cuda" else None
     wrapped = DistributedDataParallel(model, device_ids=device_ids) if runtime.distributed else model
@@ -124,15 +126,18 @@ def _train(cfg: Config, runtime: Runtime, resume: str | Path | None, task_check=
         out_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out_dir / "config.yaml")
         n_params = sum(p.numel() for p in model.parameters()) / 1e6
-        log.info("%s (%s, %.1fM params) on %s ×%d, %d train / %d val samples, lr %.2e, %d steps/epoch → %s",
-                 cfg.model.name, cfg.model.mode, n_params, runtime.device, runtime.world_size, len(task.train_set),
-                 len(task.val_set), lr, steps_per_epoch, out_dir)
+        epochs, steps = budget(cfg, per_epoch)
+        log.info("%s (%s, %.1fM params) on %s ×%d in %s, %d train / %d val samples, lr %.2e, budget %d steps "
+                 "(%d epochs of %d) → %s", cfg.model.name, cfg.model.mode, n_params, runtime.device,
+                 runtime.world_size, runtime.precision_name, len(task.train_set), len(task.val_set), lr, steps,
+                 epochs, per_epoch, out_dir)
     start = time.perf_counter()
     carbon = _carbon_tracker(out_dir) if runtime.is_main else None
     state = fit(ctx, resumed_rng=ckpt is not None)
     emissions = carbon.stop() if carbon is not None else None
     summary: dict[str, Any] = {
-        "output_dir": str(out_dir), "epochs": state.epoch, "steps": state.step,
+        "output_dir": str(out_dir), "epochs": state.epoch, "steps": state.step, "stop_reason": state.stop_reason,
+        "best_step": _step_of(state, state.best_epoch),
         "best_metric": metric, "best_value": state.best_metric, "best_epoch": state.best_epoch,
         "wall_time_s": state.wall_time, "device": str(runtime.device), "world_size": runtime.world_size,
         "device_hours": state.wall_time * runtime.world_size / 3600,
@@ -165,6 +170,11 @@ def _train(cfg: Config, runtime: Runtime, resume: str | Path | None, task_check=
     return summary
 
 
+def _step_of(state, epoch: int | None) -> int | None:
+    """The optimiser step at the end of ``epoch`` (from the run's history)."""
+    return next((int(h["step"]) for h in state.history if h.get("epoch") == epoch), None)
+
+
 def _carbon_tracker(out_dir: Path):
     """CO2 estimate through codecarbon when it is installed (optional; never required)."""
     try:
@@ -178,17 +188,19 @@ def _carbon_tracker(out_dir: Path):
 
 def evaluate_checkpoint(path: str | Path, split: str = "test", overrides: dict[str, Any] | None = None,
                         device: str = "auto", methods: list[str] | None = None,
-                        out_dir: str | Path | None = None, int8: bool = False) -> dict[str, Any]:
+                        out_dir: str | Path | None = None, int8: bool = False, precision: str = "auto"
+                        ) -> dict[str, Any]:
     """Evaluate a checkpoint on a split of its dataset (or of the dataset given in ``overrides``).
 
-    Returns ``{"overall": metrics, ...}``; for video also per-method metrics and unscored videos,
-    and with ``out_dir`` writes predictions.csv and metrics.json there.
+    Returns ``{"overall": metrics, ...}``; for video also per-method metrics, unscored videos and fakes
+    against their originals, and with ``out_dir`` writes predictions.csv and metrics.json there.
+    ``precision``: auto (bf16 where the GPU or CPU has it natively), fp32 or bf16.
     """
     from .configschema import merge
 
     ckpt = read_checkpoint(path)
     cfg = from_dict(Config, merge(ckpt["config"], overrides or {}))
-    runtime = setup_runtime(device, "auto")
+    runtime = setup_runtime(device, "fp32" if int8 else precision)  # int8: fp32 activations
     try:
         model = model_from_checkpoint(ckpt, with_decoder=False).to(runtime.device)
         if int8:

@@ -5,10 +5,12 @@ Tree: every video under ``real/`` is real; under ``fake/<method>/…`` it is a f
 directly in ``fake/`` has method ``folder``). Each video is its own identity.
 
 CSV: ``path,label[,split]`` by position, or any order under a header row naming the columns ``path``
-(or file/filename/video), ``label``, ``split``, ``method``, ``identity`` (other columns are ignored).
-Paths are relative to the root. ``label`` is real/fake/0/1; a real video's method is ``real`` (or empty),
-a fake's is a name of letters, digits and ``_.+-`` (empty: ``folder``); ``identity`` groups videos of
-one person or source photo (empty: the video alone).
+(or file/filename/video), ``label``, ``split``, ``method``, ``identity``, ``original`` (other columns are
+ignored). Paths are relative to the root. ``label`` is real/fake/0/1; a real video's method is ``real`` (or
+empty), a fake's is a name of letters, digits and ``_.+-`` (empty: ``folder``); ``identity`` groups videos
+of one person or source photo (empty: the video alone); ``original`` names, for a fake made from a real
+video of the CSV, that real video's path (as DFDC's metadata does): the fake shares its identity, so the
+two never land on different sides, and the pair can be compared directly.
 
 Splits: a row's ``split`` is kept (and given to every other video of its identity); the identities
 left are split per stratum (the set of methods an identity has videos of): ``test_fraction`` and
@@ -29,7 +31,7 @@ _LABELS = {"0": 0, "real": 0, "1": 1, "fake": 1}
 _SPLITS = ("train", "val", "test")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 _ALIASES = {"file": "path", "filename": "path", "video": "path"}
-_COLUMNS = ("path", "label", "split", "method", "identity")
+_COLUMNS = ("path", "label", "split", "method", "identity", "original")
 FAKE_DEFAULT_METHOD = "folder"
 
 
@@ -39,12 +41,46 @@ def index_folder(root: Path, csv_path: Path | None = None, val_fraction: float =
     rows = _csv_rows(root, csv_path) if csv_path is not None else _tree_rows(root)
     entries = []
     for r in rows:
-        vid = f"folder/{rel(r['path'], root)}"
+        vid = _video_id(r["path"], root)
         entries.append(VideoEntry(vid, r["path"], rel(r["path"], root), "folder", r["method"], r["label"],
                                   r["split"], vid, r["identity"] or vid))
+    if any(r.get("original") for r in rows):
+        entries = _link_originals(entries, rows, root, csv_path)
     splits = _identity_splits(entries, val_fraction, test_fraction, seed, root)
     return [VideoEntry(e.video_id, e.path, e.source, e.dataset, e.method, e.label, splits[e.identity],
                        e.original, e.identity) for e in entries]
+
+
+def _video_id(path: Path, root: Path) -> str:
+    return f"folder/{rel(path, root)}"
+
+
+def _link_originals(entries: list[VideoEntry], rows: list[dict], root: Path, csv_path: Path | None
+                    ) -> list[VideoEntry]:
+    """Fakes of the CSV's ``original`` column point at their real source and take its identity."""
+    by_id = {e.video_id: e for e in entries}
+    out, problems = [], []
+    for n, (e, r) in enumerate(zip(entries, rows, strict=True), 1):
+        if not r.get("original"):
+            out.append(e)
+            continue
+        where = f"{Path(csv_path).name if csv_path else 'CSV'} row {n}"
+        src = by_id.get(_video_id(r["original"], root))
+        if e.label == 0:
+            problems.append(f"{where}: a real video has no original (only a fake made from a real video does)")
+        elif src is None:
+            problems.append(f"{where}: original {rel(r['original'], root)!r} is not a video of the CSV")
+        elif src.label != 0:
+            problems.append(f"{where}: original {src.source!r} is a fake; an original is a real video")
+        elif r["identity"] and r["identity"] != src.identity:
+            problems.append(f"{where}: identity {r['identity']!r} differs from its original's ({src.identity!r}); "
+                            "a fake shows its original's person: give the same identity, or leave it empty")
+        else:
+            out.append(VideoEntry(e.video_id, e.path, e.source, e.dataset, e.method, e.label, e.split,
+                                  src.video_id, src.identity))
+    if problems:
+        raise fail(f"folder dataset {root} has problems", problems)
+    return out
 
 
 def _tree_rows(root: Path) -> list[dict]:
@@ -99,10 +135,11 @@ def _csv_rows(root: Path, csv_path: Path) -> list[dict]:
         if method and not _NAME.fullmatch(method):
             problems.append(f"{where}: method {method!r} must be letters, digits and _.+- (e.g. vasa1)")
             continue
-        p = Path(cell.get("path", ""))
+        p, orig = Path(cell.get("path", "")), cell.get("original", "")
         rows.append({"path": p if p.is_absolute() else root / p, "label": label, "split": split,
                      "method": method or ("real" if label == 0 else FAKE_DEFAULT_METHOD),
-                     "identity": cell.get("identity", "")})
+                     "identity": cell.get("identity", ""),
+                     "original": (Path(orig) if Path(orig).is_absolute() else root / orig) if orig else None})
     if problems:
         raise fail(f"folder dataset {root} has problems", problems)
     return rows

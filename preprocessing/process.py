@@ -57,7 +57,10 @@ def reason_row(e: VideoEntry, status: str, fps: float | None = None) -> dict[str
 
 
 def _load_reuse(out: Path, e: VideoEntry) -> list[FaceTrack] | None:
-    if e.original == e.video_id:
+    """The original's tracks: DFDC and FF++ fakes are made frame for frame from their original. A folder
+    fake made from a real video (the CSV's ``original``) may be trimmed, re-timed or resized on the way, so
+    it is detected on its own."""
+    if e.original == e.video_id or e.dataset == "folder":
         return None
     path = out / "tracks" / f"{_safe(e.original)}.json"
     if not path.is_file():

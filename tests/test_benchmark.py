@@ -118,9 +118,9 @@ def test_interrupted_benchmark_resumes_without_redoing_finished_folds(ffpp_faces
     assert len(results) == 4
 
 
-def test_fold_config_starts_from_init_unless_the_configuration_has_weights(tmp_path):
+def test_fold_config_starts_from_init_unless_the_configuration_has_weights(ffpp_faces, tmp_path):
     base = load_config(TINY)
-    proto = bench.ffpp_protocol(tmp_path)
+    proto = bench.ffpp_protocol(ffpp_faces)
     cfg = loo.fold_config(base, proto, "Face2Face", 3, "dfdc.pt", tmp_path / "f")
     assert cfg.model.init == "dfdc.pt" and cfg.data.methods == ["real", "Deepfakes", "FaceSwap", "NeuralTextures"]
     assert cfg.train.seed == 3
@@ -189,3 +189,67 @@ def test_leave_one_out_refuses_what_it_cannot_measure(folder_faces, two_configs,
                  "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "holding out Deepfakes has no fake left to train on" in err[0]
+
+
+@pytest.fixture(scope="module")
+def paired_faces(ffpp_faces, tmp_path_factory) -> Path:
+    """A folder dataset of three fake methods where two Deepfakes fakes were made from training reals (their
+    ``original`` and identity point at them), as lip-sync fakes are made from a real video."""
+    from preprocessing.manifest import read_manifest, write_manifest
+
+    out = tmp_path_factory.mktemp("paired_faces")
+    (out / "clips").symlink_to(ffpp_faces / "clips")
+    rows = []
+    for r in read_manifest(ffpp_faces / "manifest.jsonl"):
+        if r["method"] in ("real", "Deepfakes", "FaceSwap", "Face2Face"):
+            vid = r["video_id"].replace("ffpp/", "folder/")
+            rows.append({**r, "dataset": "folder", "video_id": vid, "original": vid, "identity": vid})
+    train_reals = sorted({r["video_id"] for r in rows if r["method"] == "real" and r["split"] == "train"})[:2]
+    fakes = sorted({r["video_id"] for r in rows if r["method"] == "Deepfakes" and r["split"] == "train"})[:2]
+    link = dict(zip(fakes, train_reals, strict=True))
+    rows = [{**r, "original": link[r["video_id"]], "identity": link[r["video_id"]]} if r["video_id"] in link else r
+            for r in rows]
+    write_manifest(out / "manifest.jsonl", rows)
+    return out
+
+
+def test_a_group_is_held_out_as_one_and_its_fakes_are_tested_beside_their_originals(paired_faces, tmp_path):
+    from deepfake_ssat.data.video import select_tracks
+    from preprocessing.manifest import read_manifest
+
+    rows = read_manifest(paired_faces / "manifest.jsonl")
+    proto = loo.make_protocol("folder", paired_faces, test_fakes="all", groups={"swaps": ["Deepfakes", "FaceSwap"]})
+    assert proto.methods == ("swaps", "Face2Face") and proto.members("swaps") == ("Deepfakes", "FaceSwap")
+    linked = sorted({r["original"] for r in rows if r["method"] == "Deepfakes" and r["original"] != r["video_id"]})
+    assert len(linked) == 2 and set(linked) <= set(proto.held_people("swaps"))
+    cfg = loo.fold_config(load_config(TINY), proto, "swaps", 0, None, tmp_path / "f")
+    assert cfg.data.methods == ["real", "Face2Face"] and set(cfg.data.exclude_identities) == set(
+        proto.held_people("swaps"))
+    task = build_task(cfg, get_spec("test_videomae"))
+    assert not {r["identity"] for r in task.train_set.rows + task.val_set.rows} & set(linked)  # the originals left
+    test = {r["video_id"] for r in select_tracks(rows, proto.test_selection("swaps"))}
+    assert set(linked) <= test  # and joined the test set beside their fakes
+    loo.check_fold(task, "swaps", select_tracks(rows, proto.test_selection("swaps")), proto.members("swaps"))
+    with pytest.raises(loo.ProtocolError, match="'Face2Face' is also a method name"):
+        loo.make_protocol("folder", paired_faces, groups={"Face2Face": ["Deepfakes"]})
+    with pytest.raises(loo.ProtocolError, match=r"group 'g': \['NoSuch'\] are not fake methods"):
+        loo.make_protocol("folder", paired_faces, groups={"g": ["NoSuch"]})
+    with pytest.raises(ValueError, match="expected NAME=METHOD,METHOD"):
+        loo.parse_groups(["swaps"])
+
+
+def test_a_held_out_group_fold_reports_its_pairs(paired_faces, two_configs, tmp_path):
+    from deepfake_ssat.cli import main
+
+    out = tmp_path / "loo"
+    assert main(["benchmark", "leave-one-out", "--data-root", str(paired_faces), "--configs", two_configs[0],
+                 "--group", "swaps=Deepfakes,FaceSwap", "--methods", "swaps", "Face2Face", "--out", str(out),
+                 "--set", "train.batch_size=2", "--set", "train.epochs=5"]) == 0
+    results = {r["heldout"]: r for r in __import__("json").loads((out / "results.json").read_text())["results"]}
+    assert set(results) == {"swaps", "Face2Face"}
+    pairs = results["swaps"]["pairs"]
+    assert pairs["n"] == 2 and 0 <= pairs["fake_above_original"] <= 2
+    assert all(p["fake"].startswith("folder/") and p["original"] != p["fake"] for p in pairs["pairs"])
+    assert results["swaps"]["steps"] == 2 and results["swaps"]["stop_reason"] == "max_steps"
+    assert "Held-out fakes against their own originals" in (out / "table.md").read_text()
+    assert (out / "scratch" / "swaps" / "s0" / "test" / "predictions.csv").is_file()

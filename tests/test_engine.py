@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -175,7 +176,7 @@ def test_schedule_warms_up_then_anneals_to_min_lr_at_the_last_step():
     cfg = load_config(overrides=["train.epochs=10", "train.warmup_epochs=2", "train.lr=1e-3", "train.min_lr=1e-6",
                                  "train.layer_decay=null", "train.lr_base_batch=256", "train.batch_size=64"])
     model = create_model("test_vit", mode="scratch", num_classes=10, img_size=28, patch_size=7)
-    optimizer, scheduler, lr = optimizer_and_schedule(cfg, model, world_size=4, steps_per_epoch=5)
+    optimizer, scheduler, lr = optimizer_and_schedule(cfg, model, world_size=4, per_epoch=5)
     assert lr == pytest.approx(1e-3)  # 1e-3 · (64 · 4) / 256
 
     def lr_at(step):
@@ -250,3 +251,41 @@ def test_the_epoch_log_says_when_there_was_no_validation(idx_data, tmp_path, cap
     lines = [m for m in (r.getMessage() for r in caplog.records) if m.startswith("epoch ") and "train loss" in m]
     assert len(lines) == 3 and "(no validation this epoch)" in lines[0]
     assert all("top1 " in line and "  val " in line for line in lines[1:]) and not any("val {}" in x for x in lines)
+
+
+def test_a_step_budget_ends_mid_epoch_with_the_schedule_at_its_end(idx_data, tmp_path):
+    # 110 images / batch 16 = 6 steps per epoch: 8 steps are one epoch and 2 steps of the next
+    extra = {"train.epochs": "null", "train.steps": 8, "train.warmup_steps": 2, "train.lr": 1e-3,
+             "train.min_lr": 1e-6, "train.layer_decay": "null"}
+    summary = train(load_config(overrides=tiny_cfg(idx_data, tmp_path / "run", **extra)))
+    assert (summary["steps"], summary["epochs"], summary["stop_reason"]) == (8, 2, "budget")
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [6, 8] and all("val_top1" in r for r in rows)
+    assert rows[-1]["lr"] == pytest.approx(1e-6)  # the cosine reached min_lr at the budget's last step
+    assert summary["best_step"] in (6, 8)
+
+
+def test_the_budget_is_epochs_or_steps_not_both():
+    from deepfake_ssat.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"train\.epochs: the budget is epochs or steps, set one and null the other"):
+        load_config(overrides=["train.steps=100"])  # the default budget is 100 epochs
+    assert load_config("video/sample").train.steps == 500
+    with pytest.raises(ConfigError, match="set one and null the other"):
+        load_config("video/sample", overrides=["train.epochs=3"])
+    assert load_config("video/sample", overrides=["train.epochs=3", "train.steps=null"]).train.epochs == 3
+
+
+def test_early_stopping_ends_the_run_and_resume_keeps_its_count(idx_data, tmp_path, caplog):
+    # lr 1e-9: the weights barely move, so validation never improves after the first epoch
+    caplog.set_level(logging.INFO, logger="deepfake_ssat")
+    extra = {"train.epochs": 10, "train.lr": 1e-9, "train.min_lr": 0, "train.patience": 3}
+    full = train(load_config(overrides=tiny_cfg(idx_data, tmp_path / "full", **extra)))
+    assert (full["stop_reason"], full["epochs"], full["best_epoch"]) == ("patience", 4, 1)
+    assert "early stop at step 24 (epoch 4): validation top1 has not improved for 3 validations" in caplog.text
+    # the same run cut after two epochs and resumed: it stops at the same epoch
+    train(load_config(overrides=tiny_cfg(idx_data, tmp_path / "cut", **extra, **{"train.max_steps": 12})))
+    assert read_checkpoint(tmp_path / "cut" / "last.pt")["state"]["stale_evals"] == 1
+    cfg = load_config(tmp_path / "cut" / "config.yaml", overrides=["train.max_steps=null"])
+    resumed = train(cfg, resume=tmp_path / "cut")
+    assert (resumed["stop_reason"], resumed["epochs"], resumed["steps"]) == ("patience", 4, 24)

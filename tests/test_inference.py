@@ -234,20 +234,21 @@ def test_real_portraits_one_face_track_each_every_segment_scored(ckpt, shared_da
 
 
 def test_int8_scores_follow_fp32_and_eval_reports_both(ckpt, media, tmp_path, capsys):
-    fp32 = Predictor.from_checkpoint(ckpt, device="cpu")
+    fp32 = Predictor.from_checkpoint(ckpt, device="cpu", options=PredictOptions(precision="fp32"))
     int8 = Predictor.from_checkpoint(ckpt, device="cpu", options=PredictOptions(int8=True))
     assert int8.describe()["int8"] and not fp32.describe()["int8"]
+    assert (int8.describe()["precision"], fp32.describe()["precision"]) == ("int8", "fp32")
     a, b = fp32.predict(media["one"]), int8.predict(media["one"])
     assert a.counts["segments"] == b.counts["segments"]
     assert b.score == pytest.approx(a.score, abs=0.02)
     assert max(abs(x.fake_prob - y.fake_prob) for x, y in zip(a.segments, b.segments, strict=True)) < 0.02
     raw, faces = sample_paths()
     reports = {}
-    for flag in ([], ["--int8"]):
-        out = tmp_path / ("int8.json" if flag else "fp32.json")
+    for flag in (["--precision", "fp32"], ["--int8"]):
+        out = tmp_path / f"{flag[-1]}.json"
         assert main(["eval", "--checkpoint", str(ckpt), "--data-root", str(faces), "--device", "cpu", "--json",
                      str(out), *flag]) == 0
-        reports[bool(flag)] = json.loads(out.read_text())["overall"]
+        reports["--int8" in flag] = json.loads(out.read_text())["overall"]
     capsys.readouterr()
     assert reports[True]["n"] == reports[False]["n"]
     assert reports[True]["log_loss"] == pytest.approx(reports[False]["log_loss"], abs=0.02)

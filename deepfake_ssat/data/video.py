@@ -16,7 +16,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,21 +38,40 @@ Row = dict[str, Any]
 # --------------------------------------------------------------------------- selection
 
 
-# Which tracks: a split name, several, or per method its splits ({"real": ["test"], "vasa1": ["train",
-# "val", "test"]}: the leave-one-out protocol tests on every video of a method no fold trained on).
-Selection = str | Sequence[str] | Mapping[str, str | Sequence[str]]
-
-
 def _as_list(split: str | Sequence[str]) -> list[str]:
     return [split] if isinstance(split, str) else list(split)
 
 
+@dataclass(frozen=True)
+class Pick:
+    """Per method the splits its tracks are taken from, and per method identities taken from every split
+    (the leave-one-out protocol tests a held-out method's fakes with the reals of the same people, which
+    no fold trained on)."""
+
+    splits: Mapping[str, str | Sequence[str]]
+    people: Mapping[str, Collection[str]] = field(default_factory=dict)
+
+    def __call__(self, row: Row) -> bool:
+        return (row["split"] in _as_list(self.splits.get(row["method"], ()))
+                or row["identity"] in self.people.get(row["method"], ()))
+
+    @property
+    def methods(self) -> list[str]:
+        return list(dict.fromkeys([*self.splits, *self.people]))
+
+
+# Which tracks: a split name, several, per method its splits ({"real": ["test"], "vasa1": ["train", "val",
+# "test"]}: the leave-one-out protocol tests on every video of a method no fold trained on), or a Pick.
+Selection = str | Sequence[str] | Mapping[str, str | Sequence[str]] | Pick
+
+
 def _selector(split: Selection, methods: Sequence[str] | None) -> tuple[Callable[[Row], bool], list[str] | None]:
     if isinstance(split, Mapping):
+        split = Pick(split)
+    if isinstance(split, Pick):
         if methods is not None:
             raise ValueError("methods are the keys of a per-method split selection; do not pass them too")
-        wanted = {m: set(_as_list(s)) for m, s in split.items()}
-        return (lambda r: r["split"] in wanted.get(r["method"], ())), list(wanted)
+        return split, split.methods
     splits = _as_list(split)
     return (lambda r: r["split"] in splits and (methods is None or r["method"] in methods)), (
         list(methods) if methods is not None else None)
@@ -77,7 +97,7 @@ def select_tracks(rows: list[Row], split: Selection, methods: Sequence[str] | No
     out = [r for r in rows if r["status"] == "ok" and keep(r)]
     if not out:
         have = sorted({(r["split"], r["method"]) for r in rows if r["status"] == "ok"})
-        shown = split if isinstance(split, Mapping) else _as_list(split)
+        shown = split if isinstance(split, (Mapping, Pick)) else _as_list(split)
         raise ValueError(f"no usable face tracks for split {shown} and methods {named or 'all'}; "
                          f"the manifest has ok tracks for (split, method) {have or 'none'}")
     return out

@@ -59,7 +59,7 @@ class Predictor:
                              "fine-tune it first")
         self.mode = mode
         self.has_decoder = mode in ("ssat", "pretrain") and any(k.startswith("decoder.") for k in ckpt["model"])
-        self.runtime = local_runtime(str(device))
+        self.runtime = local_runtime(str(device), "fp32" if self.options.int8 else self.options.precision)
         self.device = self.runtime.device
         self.model: SSATModel = model_from_checkpoint(ckpt, with_decoder=False).to(self.device).eval()
         if self.options.int8:
@@ -117,7 +117,7 @@ class Predictor:
             "threshold": self.threshold, "num_frames": self.num_frames, "input_size": self.size,
             "clip_stride": self.clip_stride, "face_margin": self.faces.margin, "face_size": self.faces.size,
             "reconstruction": self.has_decoder, "device": str(self.device), "notes": list(self.notes),
-            "int8": self.options.int8,
+            "int8": self.options.int8, "precision": "int8" if self.options.int8 else self.runtime.precision_name,
             "card": self.card, "trained_on": card_summary(self.card), "caveat": CAVEAT,
             "validation": self.validation, "test": self.test, "quality": self._quality(),
         }

@@ -16,6 +16,9 @@ Progress = Callable[[float, str], Any]
 Verdict = Literal["real", "fake", "inconclusive"]
 
 
+PRECISIONS = ("auto", "fp32", "bf16")  # inference precisions (fp16 needs a gradient scaler: training only)
+
+
 @dataclass
 class PredictOptions:
     """How a video is scored beyond what the checkpoint fixes."""
@@ -31,8 +34,13 @@ class PredictOptions:
     crops_per_track: int = 8
     # int8 dynamic quantisation of the classifier's Linear layers (CPU only; faster, scores differ slightly).
     int8: bool = False
+    # auto: bf16 autocast on GPUs and on CPUs with native bf16 matrix units, else fp32 (as training and
+    # eval); int8 always runs its activations in fp32.
+    precision: str = "auto"
 
     def validate(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision: one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size: must be >= 1, got {self.batch_size}")
         if self.max_segments_per_track is not None and self.max_segments_per_track < 1:

@@ -4,8 +4,11 @@ For each configuration, held-out method M and seed: train on the other methods' 
 videos (train split; the val split, without M, picks the checkpoint and the decision threshold), then
 test on M's fakes + the test reals. ``test_fakes="test"`` tests on M's test-split fakes (FF++'s Table
 8, whose split files fix the test videos); ``"all"`` on every fake of M, none of which the fold saw
-(small datasets, where a test split per method would leave almost nothing). Zero-shot rows: a given
-checkpoint on each method's fakes + the test reals, without training.
+(small datasets, where a test split per method would leave almost nothing). A held-out unit can be a
+group of methods (``groups``: the lip-sync family held out as one). The people of the held-out fakes
+(their ``identity``) are kept out of training and validation, and their real videos (a lip-sync fake's
+original, say) join the test set: a fake is then tested beside its own source, which the report
+compares pair by pair. Zero-shot rows: a given checkpoint on each unit's fakes + the test reals.
 
 Guards refuse a fold whose training or validation data holds M, a test-split video or an identity of
 its test set, or holds no fake at all. Every fold writes ``result.json`` when it finishes, so a rerun
@@ -42,23 +45,44 @@ class ProtocolError(ValueError):
 
 @dataclass
 class Protocol:
-    """What one use of the protocol fixes: the data, the methods and how they are tested and shown."""
+    """What one use of the protocol fixes: the data, the held-out units and how they are tested and shown."""
 
     dataset: str  # data.dataset of every fold
     root: str  # the preprocessed data (manifest.jsonl)
-    methods: tuple[str, ...]  # fake methods, each held out in turn
+    methods: tuple[str, ...]  # held-out units, each in turn: a fake method, or the name of a group
     test_fakes: TestFakes = "test"
     short: dict[str, str] = field(default_factory=dict)  # column names, e.g. {"Deepfakes": "DF"}
     paper_rows: dict[str, dict[str, float]] = field(default_factory=dict)  # reference accuracies (%)
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # unit name → its fake methods
 
-    def test_selection(self, heldout: str) -> dict[str, tuple[str, ...]]:
-        """Per-method splits of a fold's test set (``data.video.Selection``)."""
-        return {"real": ("test",), heldout: ("test",) if self.test_fakes == "test" else SPLITS}
+    def members(self, unit: str) -> tuple[str, ...]:
+        """The fake methods of a held-out unit (a method is a unit of one)."""
+        return self.groups.get(unit, (unit,))
+
+    def trained(self, heldout: str) -> list[str]:
+        """The fake methods a fold holding out ``heldout`` trains on."""
+        return [m for u in self.methods if u != heldout for m in self.members(u)]
+
+    def held_people(self, heldout: str) -> list[str]:
+        """Identities of the fakes a fold tests on: kept out of its training and validation."""
+        splits = ("test",) if self.test_fakes == "test" else SPLITS
+        members = set(self.members(heldout))
+        return sorted({r["identity"] for r in manifest_rows(self.root)
+                       if r["label"] == 1 and r["method"] in members and r["split"] in splits})
+
+    def test_selection(self, heldout: str):
+        """A fold's test set (``data.video.Selection``): the held-out fakes, the test reals, and the real
+        videos of the held-out fakes' people (e.g. a lip-sync fake's original)."""
+        from ..data.video import Pick
+
+        splits = ("test",) if self.test_fakes == "test" else SPLITS
+        return Pick({"real": ("test",), **{m: splits for m in self.members(heldout)}},
+                    {"real": frozenset(self.held_people(heldout))})
 
     def seen_selection(self, heldout: str) -> dict[str, tuple[str, ...]]:
         """The fold's other test set: the test-split fakes of the methods it trained on + the test reals
         (new videos and identities of known methods, against which the held-out column is read)."""
-        return {"real": ("test",), **{m: ("test",) for m in self.methods if m != heldout}}
+        return {"real": ("test",), **{m: ("test",) for m in self.trained(heldout)}}
 
 
 def manifest_rows(root: str | Path) -> list[dict]:
@@ -76,17 +100,27 @@ def fake_methods(rows: list[dict]) -> tuple[str, ...]:
 
 
 def make_protocol(dataset: str, root: str | Path, methods: list[str] | None = None, test_fakes: TestFakes = "test",
-                  **kw: Any) -> Protocol:
-    """The protocol over the fake methods the manifest holds (or ``methods`` of them); two are needed."""
+                  groups: dict[str, list[str]] | None = None, **kw: Any) -> Protocol:
+    """The protocol over the fake methods the manifest holds, ``groups`` of them held out together (the
+    units: each group, and each method in no group), or over ``methods`` of those units; two are needed."""
     have = fake_methods(manifest_rows(root))
+    groups = {name: tuple(ms) for name, ms in (groups or {}).items()}
+    problems = [f"group {name!r}: {sorted(set(ms) - set(have))} are not fake methods of {root}"
+                for name, ms in groups.items() if set(ms) - set(have)]
+    problems += [f"group {name!r} is also a method name" for name in groups if name in have]
+    grouped = [m for ms in groups.values() for m in ms]
+    problems += [f"method {m!r} is in two groups" for m in sorted({m for m in grouped if grouped.count(m) > 1})]
+    if problems:
+        raise ProtocolError("; ".join(problems))
+    units = (*groups, *(m for m in have if m not in grouped))
     if methods:
-        unknown = sorted(set(methods) - set(have))
+        unknown = sorted(set(methods) - set(units))
         if unknown:
-            raise ProtocolError(f"methods {unknown} are not among the fake methods of {root}: {list(have)}")
-        have = tuple(m for m in have if m in methods)
-    if len(have) < 2:
-        raise ProtocolError(f"leave-one-method-out needs two or more fake methods; {root} has {list(have) or 'none'}")
-    return Protocol(dataset, str(root), have, test_fakes, **kw)
+            raise ProtocolError(f"methods {unknown} are not among the fake methods or groups of {root}: {list(units)}")
+        units = tuple(u for u in units if u in methods)
+    if len(units) < 2:
+        raise ProtocolError(f"leave-one-method-out needs two or more fake methods; {root} has {list(units) or 'none'}")
+    return Protocol(dataset, str(root), tuple(units), test_fakes, groups=groups, **kw)
 
 
 @dataclass
@@ -103,11 +137,14 @@ class Fold:
 
 
 def fold_config(base: Config, proto: Protocol, heldout: str, seed: int, init: str | None, out_dir: Path) -> Config:
-    """The configuration of one fold: the other methods' fakes + reals, this seed, its own run folder."""
-    train_methods = ["real", *[m for m in proto.methods if m != heldout]]
+    """The configuration of one fold: the other methods' fakes + reals, without the held-out fakes' people,
+    this seed, its own run folder."""
+    train_methods = ["real", *proto.trained(heldout)]
+    people = proto.held_people(heldout)
     overrides = [
         f"data.dataset={proto.dataset}", f"data.root={proto.root}", f"train.output_dir={out_dir}",
         f"train.seed={seed}", "data.methods=[" + ", ".join(train_methods) + "]",
+        "data.exclude_identities=" + ("[" + ", ".join(people) + "]" if people else "null"),
         "eval.test_at_end=false",  # the fold is tested on its held-out method, below
     ]
     if init is not None and base.model.init is None:  # a configuration's own weights (e.g. SSL) win
@@ -115,14 +152,15 @@ def fold_config(base: Config, proto: Protocol, heldout: str, seed: int, init: st
     return load_config(to_dict(base), overrides=overrides)
 
 
-def check_fold(task, heldout: str, test_rows: list[dict] | None = None) -> None:
+def check_fold(task, heldout: str, test_rows: list[dict] | None = None, members: tuple[str, ...] = ()) -> None:
     """Guards: the held-out method never enters training or validation; neither do test videos, test-split
     videos or test identities; training and validation share no video or identity; training has fakes."""
     test_ids = {r["video_id"] for r in test_rows or []}
     test_people = {r["identity"] for r in test_rows or []}
+    members = set(members or (heldout,))
     for name, dataset in (("training", task.train_set), ("validation", task.val_set)):
         rows = dataset.rows
-        for what, bad in ((f"{heldout} videos", [r for r in rows if r["method"] == heldout]),
+        for what, bad in ((f"{heldout} videos", [r for r in rows if r["method"] in members]),
                           ("test videos", [r for r in rows if r["split"] == "test" or r["video_id"] in test_ids]),
                           ("test identities", [r for r in rows if r["identity"] in test_people])):
             if bad:
@@ -156,9 +194,10 @@ def run_fold(fold: Fold, proto: Protocol, device: str | None = None) -> dict[str
         cfg = load_config(to_dict(cfg), overrides=[f"train.device={device}"])
     log.info("fold %s / held out %s / seed %d → %s", fold.label, fold.heldout, fold.seed, fold.out_dir)
     test_rows = _test_rows(proto, fold.heldout)
-    summary = train(cfg, task_check=lambda task: check_fold(task, fold.heldout, test_rows))
+    summary = train(cfg, task_check=lambda task: check_fold(task, fold.heldout, test_rows,
+                                                           proto.members(fold.heldout)))
     report = evaluate_checkpoint(fold.out_dir / "best.pt", split=proto.test_selection(fold.heldout),
-                                 device=cfg.train.device)
+                                 device=cfg.train.device, out_dir=fold.out_dir / "test")
     try:
         seen = evaluate_checkpoint(fold.out_dir / "best.pt", split=proto.seen_selection(fold.heldout),
                                    device=cfg.train.device)["overall"]
@@ -167,7 +206,10 @@ def run_fold(fold: Fold, proto: Protocol, device: str | None = None) -> dict[str
         seen = None
     result = {"label": fold.label, "heldout": fold.heldout, "seed": fold.seed, "kind": "leave-one-out",
               "metrics": report["overall"], "seen": seen, "unscored": report["unscored"],
-              "best_val": {summary["best_metric"]: summary["best_value"], "epoch": summary["best_epoch"]},
+              "pairs": report.get("pairs"),
+              "best_val": {summary["best_metric"]: summary["best_value"], "epoch": summary["best_epoch"],
+                           "step": summary["best_step"]},
+              "steps": summary["steps"], "stop_reason": summary["stop_reason"],
               "train_methods": cfg.data.methods, "test_fakes": proto.test_fakes,
               "wall_time_s": summary["wall_time_s"]}
     write_json_atomic(fold.result_path, result)
@@ -189,7 +231,8 @@ def run_zero_shot(checkpoint: str | Path, proto: Protocol, out_dir: Path, device
                                      overrides={"data": {"dataset": proto.dataset, "root": proto.root,
                                                          "methods": None}})
         res = {"label": f"zero-shot: {Path(checkpoint).stem}", "heldout": m, "seed": None, "kind": "zero-shot",
-               "metrics": report["overall"], "unscored": report["unscored"], "test_fakes": proto.test_fakes}
+               "metrics": report["overall"], "unscored": report["unscored"], "pairs": report.get("pairs"),
+               "test_fakes": proto.test_fakes}
         write_json_atomic(path, res)
         results.append(res)
     return results
@@ -281,12 +324,28 @@ def results_table(results: list[dict[str, Any]], proto: Protocol, key: str = "me
     return markdown_table(header, rows)
 
 
+def pairs_table(results: list[dict[str, Any]], proto: Protocol) -> str:
+    """Rows = configurations; per held-out unit with pairs, ``k/n`` fakes above their original, per seed."""
+    units = [m for m in proto.methods if any(r.get("pairs") and r["heldout"] == m for r in results)]
+    rows = []
+    for label in dict.fromkeys(r["label"] for r in results if r.get("pairs")):
+        cells = []
+        for m in units:
+            runs = [r for r in results if r["label"] == label and r["heldout"] == m and r.get("pairs")]
+            cells.append(", ".join(f"{r['pairs']['fake_above_original']}/{r['pairs']['n']}" for r in runs) or "–")
+        rows.append((label, *cells))
+    return markdown_table(("configuration", *(f"held out {proto.short.get(m, m)}" for m in units)), rows)
+
+
 def write_tables(results: list[dict[str, Any]], proto: Protocol, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     text = results_table(results, proto)
     if any(r.get("seen") for r in results):
         text += ("\n\nThe same checkpoints on the test-split fakes of the methods their fold trained on + the test "
                  "reals:\n\n" + results_table(results, proto, "seen"))
+    if any(r.get("pairs") for r in results):
+        text += ("\n\nHeld-out fakes against their own originals (fakes scoring above their source video, per "
+                 "seed):\n\n" + pairs_table(results, proto))
     write_text_atomic(out_dir / "table.md", text + "\n")
     write_json_atomic(out_dir / "results.json", {"results": results, "paper_reference": proto.paper_rows,
                                                  "methods": list(proto.methods), "test_fakes": proto.test_fakes})
@@ -355,6 +414,8 @@ DESCRIPTION = ("For each held-out method: train on the other methods + reals, te
 
 EXAMPLES = ("deepfake-ssat benchmark leave-one-out --data-root runs/th_faces --row ssat video/talking_heads "
             "--row scratch video/talking_heads model.mode=scratch --seeds 0 1 2 --shortcut-baselines",
+            "deepfake-ssat benchmark leave-one-out --data-root runs/th_faces --row ssat video/talking_heads "
+            "--group lipsync=wav2lip,wav2lip_gfpgan,retalking,sadtalker_vls,ip_lap,latentsync",
             "deepfake-ssat benchmark leave-one-out --data-root data/mine --configs my/ssat.yaml --test-fakes test")
 
 
@@ -378,7 +439,12 @@ def add_arguments(parser) -> None:
                         help="data.dataset of the preprocessed data (default folder)")
     parser.add_argument("--configs", nargs="+", default=[], metavar="YAML",
                         help="one table row per configuration (preset name or YAML file; label = file name)")
-    parser.add_argument("--methods", nargs="+", help="fake methods to hold out in turn (default: all of the data)")
+    parser.add_argument("--methods", nargs="+",
+                        help="fake methods (or --group names) to hold out in turn (default: every group, and "
+                             "every method in no group)")
+    parser.add_argument("--group", action="append", default=[], metavar="NAME=M1,M2,…",
+                        help="hold these fake methods out together as one unit, e.g. "
+                             "--group lipsync=wav2lip,retalking (repeatable)")
     parser.add_argument("--shortcut-baselines", action="store_true",
                         help="add rows of logistic regressions on recording and crop statistics (no manipulation "
                              "visible to them) trained and tested on the same folds")
@@ -389,9 +455,23 @@ def add_arguments(parser) -> None:
     add_common_arguments(parser)
 
 
+def parse_groups(items: list[str]) -> dict[str, list[str]]:
+    """``["lipsync=wav2lip,retalking"]`` → ``{"lipsync": ["wav2lip", "retalking"]}``."""
+    groups: dict[str, list[str]] = {}
+    for item in items:
+        name, sep, members = item.partition("=")
+        ms = [m.strip() for m in members.split(",") if m.strip()]
+        if not sep or not name.strip() or not ms:
+            raise ValueError(f"--group {item}: expected NAME=METHOD,METHOD,… (e.g. lipsync=wav2lip,retalking)")
+        if name.strip() in groups:
+            raise ValueError(f"--group {name.strip()} is given twice")
+        groups[name.strip()] = ms
+    return groups
+
+
 def run_from_args(args) -> str:
     """Run the protocol; returns the Markdown table."""
-    proto = make_protocol(args.dataset, args.data_root, args.methods, args.test_fakes)
+    proto = make_protocol(args.dataset, args.data_root, args.methods, args.test_fakes, groups=parse_groups(args.group))
     extra = []
     if args.shortcut_baselines:
         from .shortcuts import shortcut_rows

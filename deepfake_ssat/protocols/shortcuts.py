@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -68,9 +69,13 @@ def video_features(root: str | Path, rows: list[dict]) -> dict[str, dict[str, An
     return out
 
 
-def select_videos(features: dict[str, dict], selection: dict[str, tuple[str, ...]]) -> list[dict]:
-    """The videos of ``video_features`` whose method and split a selection ({method: splits}) names."""
-    return [f for f in features.values() if f["split"] in selection.get(f["method"], ())]
+def select_videos(features: dict[str, dict], selection, exclude: Collection[str] = ()) -> list[dict]:
+    """The videos of ``video_features`` that a selection ({method: splits}, or a ``Pick``) names, without the
+    identities ``exclude``."""
+    from ..data.video import Pick
+
+    pick = selection if isinstance(selection, Pick) else Pick(selection)
+    return [f for f in features.values() if pick(f) and f["identity"] not in exclude]
 
 
 def fit_shortcut(videos: list[dict], names: tuple[str, ...], what: str):
@@ -99,7 +104,8 @@ def shortcut_rows(proto: Protocol) -> list[dict[str, Any]]:
     features = video_features(proto.root, manifest_rows(proto.root))
     results = []
     for heldout in proto.methods:
-        train = select_videos(features, {m: ("train",) for m in ("real", *proto.methods) if m != heldout})
+        train = select_videos(features, {m: ("train",) for m in ("real", *proto.trained(heldout))},
+                              exclude=proto.held_people(heldout))
         test = select_videos(features, proto.test_selection(heldout))
         seen = select_videos(features, proto.seen_selection(heldout))
         for label, names in FEATURE_SETS.items():

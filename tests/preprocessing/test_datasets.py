@@ -203,3 +203,33 @@ def test_an_identity_in_two_splits_is_refused(tmp_path):
     (tmp_path / "v.csv").write_text("path,label,split,identity\nreal/a.mp4,real,train,ann\nfake/b.mp4,fake,test,ann\n")
     with pytest.raises(DatasetError, match=r"identity 'ann' is in test \(fake/b.mp4\) and train \(real/a.mp4\)"):
         index_folder(tmp_path, tmp_path / "v.csv")
+
+
+def test_folder_csv_original_column_links_a_fake_to_its_real_source(tmp_path):
+    rows = ["path,label,method,identity,original",
+            "real/kim.mp4,real,real,kim,",
+            "fake/w/kim.mp4,fake,wav2lip,,real/kim.mp4",  # identity inherited from the original
+            "fake/r/kim.mp4,fake,retalking,kim,real/kim.mp4",
+            "fake/v/x.mp4,fake,vasa1,x,"]
+    for r in rows[1:]:
+        touch(tmp_path / r.split(",")[0])
+    (tmp_path / "v.csv").write_text("\n".join(rows) + "\n")
+    entries = {e.source: e for e in index_folder(tmp_path, tmp_path / "v.csv", val_fraction=0.5)}
+    real = entries["real/kim.mp4"]
+    for fake in ("fake/w/kim.mp4", "fake/r/kim.mp4"):
+        assert entries[fake].original == real.video_id
+        assert entries[fake].identity == "kim" and entries[fake].split == real.split
+    assert entries["fake/v/x.mp4"].original == entries["fake/v/x.mp4"].video_id  # no original: itself
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    (["real/a.mp4,real,real,a,real/b.mp4", "real/b.mp4,real,real,b,"], "row 1: a real video has no original"),
+    (["fake/a.mp4,fake,w,a,real/none.mp4"], "row 1: original 'real/none.mp4' is not a video of the CSV"),
+    (["fake/a.mp4,fake,w,a,", "fake/b.mp4,fake,w,a,fake/a.mp4"], "row 2: original 'fake/a.mp4' is a fake"),
+    (["real/a.mp4,real,real,ann,", "fake/b.mp4,fake,w,bob,real/a.mp4"], "row 2: identity 'bob' differs from its "
+                                                                          "original's ('ann')"),
+])
+def test_folder_csv_bad_originals_are_named(tmp_path, rows, message):
+    (tmp_path / "v.csv").write_text("path,label,method,identity,original\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DatasetError, match=re.escape(message)):
+        index_folder(tmp_path, tmp_path / "v.csv")

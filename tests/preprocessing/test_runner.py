@@ -162,6 +162,20 @@ def test_fakes_reuse_their_originals_tracks(tmp_path, media, place, make_cfg):
     }
 
 
+def test_a_folder_fake_made_from_a_real_video_is_detected_on_its_own(tmp_path, media, place, make_cfg):
+    """A CSV's ``original`` links the two, but a fake made elsewhere may be trimmed or re-timed: its faces are
+    found in its own frames, not cut at its original's boxes."""
+    root = tmp_path / "raw"
+    place(media["face"], root / "real" / "face.mp4")
+    place(media["blank"], root / "fake" / "blank.mp4")  # would get the face's boxes if it reused them
+    (root / "v.csv").write_text("path,label,method,original\nreal/face.mp4,real,real,\n"
+                                "fake/blank.mp4,fake,lipsync,real/face.mp4\n")
+    rows = {r["video_id"]: r for r in read_manifest(run_preprocess(make_cfg(root, tmp_path / "out", csv="v.csv")))}
+    assert rows["folder/fake/blank.mp4"]["original"] == "folder/real/face.mp4"
+    assert rows["folder/fake/blank.mp4"]["identity"] == rows["folder/real/face.mp4"]["identity"]
+    assert rows["folder/fake/blank.mp4"]["status"] == "no_face" and rows["folder/real/face.mp4"]["status"] == "ok"
+
+
 def test_worker_processes_give_the_in_process_manifest(folder_tree, tmp_path, make_cfg):
     single = read_manifest(run_preprocess(make_cfg(folder_tree, tmp_path / "one", csv="list.csv")))
     cfg = make_cfg(folder_tree, tmp_path / "pool", csv="list.csv", workers=2, threads_per_worker=1)
