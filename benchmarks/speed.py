@@ -9,6 +9,9 @@ Rows (CPU; the GPU rows run too when CUDA is present):
   torch.utils.flop_counter);
 - inference seconds per 16-frame segment in fp32 and with int8 dynamic quantisation of the Linear
   layers, with the largest logit difference;
+- fp32 against bf16 autocast (what ``precision: auto`` picks on CPUs with native bf16 units): the matmul
+  rate, the SSAT train step (``videomae_small`` and the experiments' ``videomae_tiny`` 8×112²), inference,
+  all interleaved, with the largest probability difference (``--only precision`` runs these alone);
 - clips/s of one loader worker from stored face-track clips, with and without the DFDC augmentations;
 - predict end to end on a 10-second 720p one-face clip, with its stages;
 - the console script answering ``--help`` and an argument error, in a fresh interpreter;
@@ -17,6 +20,7 @@ Rows (CPU; the GPU rows run too when CUDA is present):
 
     python benchmarks/speed.py                  # everything (about 10 minutes on a 2-core CPU)
     python benchmarks/speed.py --quick          # tiny shapes: checks that every row runs
+    python benchmarks/speed.py --only precision # the fp32 / bf16 rows alone (about 4 minutes)
 """
 
 from __future__ import annotations
@@ -188,6 +192,48 @@ def inference_rows(name: str, frames: int, size: int, batch: int, rounds: int, r
     ]
 
 
+# --------------------------------------------------------------------------------------- precision
+def precision_rows(name: str, frames: int, size: int, rounds: int, rate: float, quick: bool) -> list[tuple]:
+    """fp32 against bf16 autocast, interleaved: matmul, train steps, inference (and int8 beside them)."""
+    from torch.ao.quantization import quantize_dynamic
+
+    from deepfake_ssat.runtime import cpu_has_native_bf16, resolve_amp_dtype
+
+    cpu, bf16 = torch.device("cpu"), torch.bfloat16
+    native = cpu_has_native_bf16()
+    auto = "bf16" if resolve_amp_dtype("auto", cpu) is bf16 else "fp32"
+    rate16 = matmul_rate(cpu, bf16, (256, 512) if quick else (1024, 2048, 3072))
+    rows = [("bf16 on this CPU", "native (AMX / AVX512-BF16)" if native else "emulated (no bf16 units)",
+             f"precision auto picks {auto}; bf16 matmul {rate16 / 1e9:.0f} GFLOP/s = {rate16 / rate:.2f}× fp32")]
+    shapes = [(name, frames, size, 1)] + ([] if quick else [("videomae_tiny", 8, 112, 4)])
+    for model_name, t_frames, t_size, batch in shapes:
+        steps = {p: ours_step(model_name, "ssat", batch, t_frames, t_size, 0.9, cpu, d)
+                 for p, d in (("fp32", None), ("bf16", bf16))}
+        t = interleaved(steps, rounds, cpu)
+        rows.append((f"SSAT train step, {model_name} {t_frames}×{t_size}², batch {batch}: fp32 / bf16",
+                     f"{t['fp32']:.2f} s / {t['bf16']:.2f} s", f"bf16 {t['fp32'] / t['bf16']:.2f}× fp32"))
+        del steps
+    model = create_model(name, mode="scratch", num_frames=frames, img_size=size).eval()
+    int8 = quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    x = torch.randn(4 if not quick else 2, 3, frames, size, size)
+
+    def in_bf16():
+        with torch.autocast("cpu", dtype=bf16):
+            return model(x)
+
+    with torch.inference_mode():
+        fns = {"fp32": lambda: model(x), "bf16": in_bf16, "int8": lambda: int8(x)}
+        t = interleaved(fns, rounds, cpu)
+        probs = {k: fn()["logits"].float().softmax(1) for k, fn in fns.items()}
+    n = len(x)
+    rows.append((f"{name} inference, {frames}×{size}², batch {n}: fp32 / bf16 / int8",
+                 " / ".join(f"{t[k] / n:.3f}" for k in fns) + " s/segment",
+                 f"bf16 {t['fp32'] / t['bf16']:.2f}× fp32, int8 {t['fp32'] / t['int8']:.2f}×; largest probability "
+                 f"change bf16 {(probs['bf16'] - probs['fp32']).abs().max():.1e}, "
+                 f"int8 {(probs['int8'] - probs['fp32']).abs().max():.1e}"))
+    return rows
+
+
 # --------------------------------------------------------------------------------------- loading
 def loader_rate(size: int, frames: int, augment: bool, clips: int, workers: int = 1) -> float:
     """Clips/s of ``workers`` DataLoader processes reading 16-frame clips from stored tracks (JPEG zips)."""
@@ -255,8 +301,9 @@ def predict_rows(name: str, repeats: int) -> list[tuple]:
             return [("predict, 10-s 720p one-face clip", "skipped", f"no {DATA}/portrait_landscape_720p.mp4")]
         ckpt = untrained_checkpoint(Path(tmp) / "best.pt", name)
         predictors = {precision: Predictor.from_checkpoint(
-            ckpt, device="cpu", options=PredictOptions(max_segments_per_track=None, int8=precision == "int8"))
-            for precision in ("fp32", "int8")}
+            ckpt, device="cpu", options=PredictOptions(max_segments_per_track=None, int8=precision == "int8",
+                                                       precision="fp32" if precision == "int8" else precision))
+            for precision in ("fp32", "bf16", "int8")}
         for predictor in predictors.values():
             predictor.predict(video)  # warm-up: the detector's first call, allocations
         runs: dict[str, list] = {precision: [] for precision in predictors}
@@ -325,11 +372,22 @@ def gpu_rows(batch: int, rounds: int, loader_clips_s: float) -> list[tuple]:
 
 
 # --------------------------------------------------------------------------------------- main
+def _cpu_model() -> str:
+    """The CPU's model name and family/model numbers (as lscpu prints them), else the architecture."""
+    try:
+        info = dict(line.split(":", 1) for line in Path("/proc/cpuinfo").read_text().splitlines() if ":" in line)
+        fields = {k.strip(): v.strip() for k, v in info.items()}
+        return f"{fields['model name']} (family {fields['cpu family']}, model {fields['model']})"
+    except (OSError, KeyError):
+        return platform.processor() or platform.machine()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="tiny shapes and few rounds: checks that every row runs")
     p.add_argument("--rounds", type=int, default=5, help="timed rounds per measurement")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    p.add_argument("--only", choices=["all", "precision"], default="all", help="precision: the fp32/bf16 rows alone")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -339,9 +397,13 @@ def main(argv: list[str] | None = None) -> int:
     rounds = 2 if quick else args.rounds
     cpu = torch.device("cpu")
     rate = matmul_rate(cpu, torch.float32, (256, 512) if quick else (512, 1024, 2048, 3072))
-    host = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, " \
+    host = f"{_cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, " \
            f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.2f} at start"
     rows: list[tuple] = [("machine", host, f"fp32 matmul {rate / 1e9:.0f} GFLOP/s (measured)")]
+    if args.only == "precision":
+        rows += precision_rows(name, frames, size, rounds, rate, quick)
+        sys.stdout.write(markdown_table(("what", "measured", "notes"), rows) + "\n")
+        return 0
 
     steps = {"ours, SSAT": ours_step(name, "ssat", 1, frames, size, 0.9, cpu, None),
              "ours, supervised": ours_step(name, "scratch", 1, frames, size, 0.9, cpu, None),
@@ -378,6 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     del steps
     rows += inference_rows(name, frames, size, 4 if not quick else 2, rounds, rate)
+    rows += precision_rows(name, frames, size, rounds, rate, quick)
     n_clips = 8 if quick else 60
     plain = loader_rate(size, frames, False, n_clips)
     augmented = loader_rate(size, frames, True, n_clips)

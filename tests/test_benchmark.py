@@ -242,9 +242,14 @@ def test_a_held_out_group_fold_reports_its_pairs(paired_faces, two_configs, tmp_
     from deepfake_ssat.cli import main
 
     out = tmp_path / "loo"
-    assert main(["benchmark", "leave-one-out", "--data-root", str(paired_faces), "--configs", two_configs[0],
-                 "--group", "swaps=Deepfakes,FaceSwap", "--methods", "swaps", "Face2Face", "--out", str(out),
-                 "--set", "train.batch_size=2", "--set", "train.epochs=5"]) == 0
+    args = ["benchmark", "leave-one-out", "--data-root", str(paired_faces), "--configs", two_configs[0],
+            "--group", "swaps=Deepfakes,FaceSwap", "--out", str(out), "--set", "train.batch_size=2",
+            "--set", "train.epochs=5"]
+    assert main([*args, "--folds", "swaps"]) == 0  # one fold now (Face2Face still trained on), the rest later
+    results = {r["heldout"]: r for r in __import__("json").loads((out / "results.json").read_text())["results"]}
+    assert set(results) == {"swaps"} and results["swaps"]["train_methods"] == ["real", "Face2Face"]
+    assert main([*args, "--folds", "Deepfakes"]) == 2  # grouped: not a unit of its own
+    assert main(args) == 0
     results = {r["heldout"]: r for r in __import__("json").loads((out / "results.json").read_text())["results"]}
     assert set(results) == {"swaps", "Face2Face"}
     pairs = results["swaps"]["pairs"]

@@ -239,10 +239,14 @@ def run_zero_shot(checkpoint: str | Path, proto: Protocol, out_dir: Path, device
 
 
 def plan_folds(configs: list[tuple[str, Config]], proto: Protocol, init: str | None, out_dir: Path,
-               seeds: tuple[int, ...] = (0,)) -> list[Fold]:
+               seeds: tuple[int, ...] = (0,), only: tuple[str, ...] | None = None) -> list[Fold]:
+    """Every (configuration, held-out unit, seed), or only the folds holding out ``only``."""
+    unknown = sorted(set(only or ()) - set(proto.methods))
+    if unknown:
+        raise ProtocolError(f"--folds {unknown}: not held-out units of this protocol ({list(proto.methods)})")
     return [Fold(label, m, s, fold_config(cfg, proto, m, s, init, out_dir / label / m / f"s{s}"),
                  out_dir / label / m / f"s{s}")
-            for label, cfg in configs for m in proto.methods for s in seeds]
+            for label, cfg in configs for m in proto.methods if not only or m in only for s in seeds]
 
 
 def _run_fold_process(fold: Fold, proto: Protocol, device: str | None) -> dict[str, Any]:
@@ -252,12 +256,12 @@ def _run_fold_process(fold: Fold, proto: Protocol, device: str | None) -> dict[s
 
 def run_protocol(configs: list[tuple[str, Config]], proto: Protocol, out_dir: str | Path, init: str | None = None,
                  zero_shot: list[str] | None = None, devices: list[str] | None = None,
-                 seeds: tuple[int, ...] = (0,), extra_rows: list[dict[str, Any]] | None = None
-                 ) -> list[dict[str, Any]]:
+                 seeds: tuple[int, ...] = (0,), extra_rows: list[dict[str, Any]] | None = None,
+                 only: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
     """Run every unfinished fold (in order, or one process per device side by side) and the zero-shot
     evaluations; write the table files; return all results (``extra_rows``, e.g. baselines, appended)."""
     out_dir = Path(out_dir)
-    folds = plan_folds(configs, proto, init, out_dir, seeds)
+    folds = plan_folds(configs, proto, init, out_dir, seeds, only)
     todo = [f for f in folds if not f.result_path.is_file()]
     if len(todo) < len(folds):
         log.info("resuming: %d of %d folds already finished", len(folds) - len(todo), len(folds))
@@ -298,13 +302,25 @@ def _spread(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
     return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
+def _steps_by_row(results: list[dict[str, Any]]) -> dict[str, str]:
+    """label → the optimiser steps its runs trained ("2000", or "1440–2000" when early stopping cut some); rows
+    that train nothing in the fold (zero-shot, shortcut baselines) are absent."""
+    out: dict[str, list[int]] = {}
+    for r in results:
+        if r.get("steps") is not None:
+            out.setdefault(r["label"], []).append(int(r["steps"]))
+    return {k: f"{min(v)}" if min(v) == max(v) else f"{min(v)}–{max(v)}" for k, v in out.items()}
+
+
 def results_table(results: list[dict[str, Any]], proto: Protocol, key: str = "metrics") -> str:
     """Rows = configurations; per held-out method accuracy (%) and AUC, mean ± sample std over seeds.
 
     ``key="seen"``: the same folds on their seen-method test sets (columns still name the held-out method)."""
     name = {m: proto.short.get(m, m) for m in proto.methods}
     what = "held out" if key == "metrics" else "seen, fold without"
-    header = ("configuration", "seeds", *(f"{what} {name[m]}: acc % / AUC" for m in proto.methods), "mean acc %")
+    header = ("configuration", "seeds", "steps", *(f"{what} {name[m]}: acc % / AUC" for m in proto.methods),
+              "mean acc %")
+    steps = _steps_by_row(results)
     rows = []
     for label, per in _by_row(results, key).items():
         n = max(len(v) for v in per.values())
@@ -317,9 +333,11 @@ def results_table(results: list[dict[str, Any]], proto: Protocol, key: str = "me
             accs = [r["acc"] for r in runs]
             means.append(statistics.mean(accs))
             cells.append(f"{_spread(accs, 100)} / {_spread([r['auc'] for r in runs], 1, 3)}")
-        rows.append((label, n, *cells, f"{100 * statistics.mean(means):.1f}" if means else "–"))
+        mean = f"{100 * statistics.mean(means):.1f}" if means else "–"
+        rows.append((label, n, steps.get(label, "none"), *cells, mean))
     for label, per in (proto.paper_rows if key == "metrics" else {}).items():
-        rows.append((f"*{label} (reference, not measured here)*", "", *(f"*{per[m]:.2f}* / –" for m in proto.methods),
+        rows.append((f"*{label} (reference, not measured here)*", "", "",
+                     *(f"*{per[m]:.2f}* / –" for m in proto.methods),
                      f"*{sum(per.values()) / len(per):.2f}*"))
     return markdown_table(header, rows)
 
@@ -427,6 +445,9 @@ def add_common_arguments(parser) -> None:
     parser.add_argument("--zero-shot", nargs="*", default=None, metavar="CKPT",
                         help="checkpoints to evaluate without training (default: --init when given)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="one run per fold and seed")
+    parser.add_argument("--folds", nargs="+", metavar="UNIT",
+                        help="run only the folds holding out these methods or groups (every other one is still "
+                             "trained on); a later run without it fills in the rest")
     parser.add_argument("--devices", nargs="+",
                         help="run folds side by side, one process per device (cuda:0 cuda:1 …)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -497,5 +518,6 @@ def _rows_from_args(args) -> list[tuple[str, Config]]:
 def _run(args, proto: Protocol, extra_rows: list[dict[str, Any]] | None = None) -> str:
     zero_shot = args.zero_shot if args.zero_shot is not None else ([args.init] if args.init else [])
     results = run_protocol(_rows_from_args(args), proto, args.out, init=args.init, zero_shot=zero_shot,
-                           devices=args.devices, seeds=tuple(args.seeds), extra_rows=extra_rows)
+                           devices=args.devices, seeds=tuple(args.seeds), extra_rows=extra_rows,
+                           only=tuple(args.folds) if args.folds else None)
     return results_table(results, proto)
