@@ -118,6 +118,22 @@ def test_interrupted_benchmark_resumes_without_redoing_finished_folds(ffpp_faces
     assert len(results) == 4
 
 
+def test_a_fold_interrupted_mid_training_continues_from_its_last_checkpoint(ffpp_faces, two_configs, tmp_path,
+                                                                            caplog):
+    import logging
+
+    proto = bench.ffpp_protocol(ffpp_faces, ("Deepfakes", "FaceSwap"))
+    out = tmp_path / "bench"
+    cut = loo.load_labelled_configs(two_configs[:1], ["train.epochs=3", "train.max_steps=1"])
+    loo.run_protocol(cut, proto, out)  # stands for a fold killed after its first step
+    fold_dir = out / "scratch" / "Deepfakes" / "s0"
+    (fold_dir / "result.json").unlink()
+    caplog.set_level(logging.INFO, logger="deepfake_ssat")
+    full = loo.load_labelled_configs(two_configs[:1], ["train.epochs=3", "train.max_steps=2"])
+    results = {r["heldout"]: r for r in loo.run_protocol(full, proto, out, only=("Deepfakes",))}
+    assert "resumed at epoch" in caplog.text and results["Deepfakes"]["steps"] == 2
+
+
 def test_fold_config_starts_from_init_unless_the_configuration_has_weights(ffpp_faces, tmp_path):
     base = load_config(TINY)
     proto = bench.ffpp_protocol(ffpp_faces)

@@ -12,7 +12,8 @@ compares pair by pair. Zero-shot rows: a given checkpoint on each unit's fakes +
 
 Guards refuse a fold whose training or validation data holds M, a test-split video or an identity of
 its test set, or holds no fake at all. Every fold writes ``result.json`` when it finishes, so a rerun
-skips finished folds. ``cross_manipulation`` is this protocol on FF++ with the paper's rows beside it.
+skips finished folds, and continues an interrupted one from its ``last.pt``. ``cross_manipulation`` is
+this protocol on FF++ with the paper's rows beside it.
 """
 
 from __future__ import annotations
@@ -194,8 +195,10 @@ def run_fold(fold: Fold, proto: Protocol, device: str | None = None) -> dict[str
         cfg = load_config(to_dict(cfg), overrides=[f"train.device={device}"])
     log.info("fold %s / held out %s / seed %d → %s", fold.label, fold.heldout, fold.seed, fold.out_dir)
     test_rows = _test_rows(proto, fold.heldout)
-    summary = train(cfg, task_check=lambda task: check_fold(task, fold.heldout, test_rows,
-                                                           proto.members(fold.heldout)))
+    # a fold interrupted mid-training continues from its last checkpoint
+    resume = fold.out_dir if (fold.out_dir / "last.pt").is_file() else None
+    summary = train(cfg, resume=resume, task_check=lambda task: check_fold(task, fold.heldout, test_rows,
+                                                                          proto.members(fold.heldout)))
     report = evaluate_checkpoint(fold.out_dir / "best.pt", split=proto.test_selection(fold.heldout),
                                  device=cfg.train.device, out_dir=fold.out_dir / "test")
     try:
