@@ -274,3 +274,21 @@ def test_a_held_out_group_fold_reports_its_pairs(paired_faces, two_configs, tmp_
     assert results["swaps"]["steps"] == 2 and results["swaps"]["stop_reason"] == "max_steps"
     assert "Held-out fakes against their own originals" in (out / "table.md").read_text()
     assert (out / "scratch" / "swaps" / "s0" / "test" / "predictions.csv").is_file()
+
+
+def test_shortcut_baselines_compare_each_fake_with_its_original_too():
+    import numpy as np
+
+    from deepfake_ssat.protocols.shortcuts import shortcut_pairs
+
+    class ByFeature:  # a "classifier" whose fake probability is the feature itself
+        def predict_proba(self, x):
+            return np.stack([1 - x[:, 0], x[:, 0]], 1)
+
+    videos = [{"video_id": "r1", "original": "r1", "label": 0, "f": 0.3},
+              {"video_id": "f1", "original": "r1", "label": 1, "f": 0.6},
+              {"video_id": "f2", "original": "r1", "label": 1, "f": 0.2},
+              {"video_id": "f3", "original": "f3", "label": 1, "f": 0.9}]  # no original: not a pair
+    pairs = shortcut_pairs(ByFeature(), ("f",), videos)
+    assert (pairs["n"], pairs["fake_above_original"]) == (2, 1)
+    assert [p["fake"] for p in pairs["pairs"]] == ["f1", "f2"]

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..metrics import binary_metrics
+from ..metrics import binary_metrics, paired_comparison
 from .leave_one_out import Protocol, manifest_rows
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,8 @@ def _sharpness(root: Path, row: dict, frames: int = 8) -> float:
 
 
 def video_features(root: str | Path, rows: list[dict]) -> dict[str, dict[str, Any]]:
-    """video_id → {label, method, split, identity, and the four features (logs)} over its usable tracks."""
+    """video_id → {video_id, original, label, method, split, identity, and the four features (logs)} over its
+    usable tracks."""
     root = Path(root)
     per: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
@@ -60,6 +61,7 @@ def video_features(root: str | Path, rows: list[dict]) -> dict[str, dict[str, An
             raise ValueError(f"{root}/manifest.jsonl has no frame size / bits per pixel (written before they were "
                              "recorded): preprocess the data again for the shortcut baselines")
         out[vid] = {
+            "video_id": vid, "original": r0["original"],
             "label": r0["label"], "method": r0["method"], "split": r0["split"], "identity": r0["identity"],
             "bits_per_pixel": math.log(max(r0["bits_per_pixel"], 1e-6)),
             "frame_size": math.log(r0["width"] * r0["height"]),
@@ -91,12 +93,24 @@ def fit_shortcut(videos: list[dict], names: tuple[str, ...], what: str):
     return make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced")).fit(x, y)
 
 
+def _probabilities(clf, names: tuple[str, ...], videos: list[dict]) -> np.ndarray:
+    return clf.predict_proba(np.array([[f[n] for n in names] for f in videos]))[:, 1]
+
+
 def score_shortcut(clf, names: tuple[str, ...], videos: list[dict]) -> dict[str, float] | None:
     """Video-level metrics of a fitted shortcut on ``videos`` (None when there are none)."""
     if not videos:
         return None
-    p = clf.predict_proba(np.array([[f[n] for n in names] for f in videos]))[:, 1]
-    return binary_metrics([f["label"] for f in videos], p, 0.5)
+    return binary_metrics([f["label"] for f in videos], _probabilities(clf, names, videos), 0.5)
+
+
+def shortcut_pairs(clf, names: tuple[str, ...], videos: list[dict]) -> dict | None:
+    """The fakes of ``videos`` against their own originals, as the models' reports compare them."""
+    if not videos:
+        return None
+    p = _probabilities(clf, names, videos)
+    return paired_comparison({f["video_id"]: {"score": float(s), "label": f["label"], "original": f["original"]}
+                              for f, s in zip(videos, p, strict=True)})
 
 
 def shortcut_rows(proto: Protocol) -> list[dict[str, Any]]:
@@ -112,6 +126,7 @@ def shortcut_rows(proto: Protocol) -> list[dict[str, Any]]:
             clf = fit_shortcut(train, names, f"the fold holding out {heldout}")
             results.append({"label": label, "heldout": heldout, "seed": None, "kind": "shortcut baseline",
                             "metrics": score_shortcut(clf, names, test), "seen": score_shortcut(clf, names, seen),
+                            "pairs": shortcut_pairs(clf, names, test),
                             "features": list(names),
                             "train_videos": len(train), "test_fakes": proto.test_fakes})
     log.info("shortcut baselines: %d feature sets × %d held-out methods", len(FEATURE_SETS), len(proto.methods))
