@@ -215,7 +215,6 @@ def fit(ctx: FitContext, resumed_rng: bool = False) -> TrainState:
     step_limit = min(total_steps, tcfg.max_steps or total_steps)
     writer = _tensorboard(ctx.out_dir) if rt.is_main else None
     metrics_file = ctx.out_dir / "metrics.jsonl"
-    state.stop_reason = None  # a resumed run may have been given a larger budget or patience
     while state.epoch < epochs and state.step < step_limit and not _patience_spent(cfg, state):
         epoch, start_batch = state.epoch, state.batch_in_epoch
         if not (resumed_rng and start_batch > 0):
@@ -290,12 +289,6 @@ def fit(ctx: FitContext, resumed_rng: bool = False) -> TrainState:
             state.best_metric, state.best_epoch, state.stale_evals = val[metric], epoch + 1, 0
         elif metric in val:
             state.stale_evals += 1
-        if state.step >= total_steps or state.epoch >= epochs:
-            state.stop_reason = "budget"
-        elif state.step >= step_limit:
-            state.stop_reason = "max_steps"
-        elif _patience_spent(cfg, state):
-            state.stop_reason = "patience"
         if rt.is_main:
             _append_jsonl(metrics_file, row)
             if writer is not None:
@@ -310,14 +303,14 @@ def fit(ctx: FitContext, resumed_rng: bool = False) -> TrainState:
             if improved:
                 save_checkpoint(ctx.out_dir / "best.pt", checkpoint_payload(ctx, val, full=False))
                 log.info("new best %s = %.4f (epoch %d)", metric, val[metric], epoch + 1)
-            if state.stop_reason == "patience":
+            if not improved and metric in val and state.stale_evals == tcfg.patience:
                 log.info("early stop at step %d (epoch %d): validation %s has not improved for %d validations; "
                          "best %.4f at epoch %d", state.step, epoch + 1, metric, state.stale_evals,
                          state.best_metric, state.best_epoch)
         rt.barrier()
-    if state.stop_reason is None:  # resumed after it had ended: nothing left to train
-        state.stop_reason = ("patience" if _patience_spent(cfg, state) else
-                             "max_steps" if state.step < total_steps and state.epoch < epochs else "budget")
+    # why it ended (also for a run resumed after it had ended, with nothing left to train)
+    state.stop_reason = ("budget" if state.step >= total_steps or state.epoch >= epochs else
+                         "max_steps" if state.step >= step_limit else "patience")
     if writer is not None:
         writer.close()
     return state
