@@ -53,6 +53,8 @@ class Protocol:
     short: dict[str, str] = field(default_factory=dict)  # column names, e.g. {"Deepfakes": "DF"}
     paper_rows: dict[str, dict[str, float]] = field(default_factory=dict)  # reference accuracies (%)
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # unit name → its fake methods
+    # unit → held_people(unit): read from the manifest once, not at every selection of every fold
+    _people: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def members(self, unit: str) -> tuple[str, ...]:
         """The fake methods of a held-out unit (a method is a unit of one)."""
@@ -64,10 +66,12 @@ class Protocol:
 
     def held_people(self, heldout: str) -> list[str]:
         """Identities of the fakes a fold tests on: kept out of its training and validation."""
-        splits = ("test",) if self.test_fakes == "test" else SPLITS
-        members = set(self.members(heldout))
-        return sorted({r["identity"] for r in manifest_rows(self.root)
-                       if r["label"] == 1 and r["method"] in members and r["split"] in splits})
+        if heldout not in self._people:
+            splits = ("test",) if self.test_fakes == "test" else SPLITS
+            members = set(self.members(heldout))
+            self._people[heldout] = sorted({r["identity"] for r in manifest_rows(self.root)
+                                            if r["label"] == 1 and r["method"] in members and r["split"] in splits})
+        return self._people[heldout]
 
     def test_selection(self, heldout: str):
         """A fold's test set (``data.video.Selection``): the held-out fakes, the test reals, and the real
