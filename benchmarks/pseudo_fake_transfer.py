@@ -80,7 +80,7 @@ def train_row(label: str, seed: int, args) -> Path:
 
 def fake_people(root: str | Path) -> list[str]:
     """Identities of every fake of a preprocessed dataset: none of them may be trained on as a real."""
-    from deepfake_ssat.protocols.leave_one_out import manifest_rows
+    from deepfake_ssat.protocols.protocol import manifest_rows
 
     return sorted({r["identity"] for r in manifest_rows(root) if r["label"] == 1})
 
@@ -88,7 +88,7 @@ def fake_people(root: str | Path) -> list[str]:
 def _lipsync_selection(args):
     """The lip-sync fakes, the test reals and the lip-sync fakes' own people's reals (their originals)."""
     from deepfake_ssat.data.video import Pick
-    from deepfake_ssat.protocols.leave_one_out import manifest_rows
+    from deepfake_ssat.protocols.protocol import manifest_rows
 
     people = {r["identity"] for r in manifest_rows(args.talking_heads) if r["method"] in args.lipsync}
     return Pick({"real": ("test",), **{m: SPLITS for m in args.lipsync}}, {"real": people})
@@ -125,7 +125,7 @@ def evaluations(ckpt: Path, trained_on_sample: bool, args) -> dict[str, dict]:
 def shortcut_evaluations(args) -> dict[str, dict[str, dict]]:
     """Each feature set of the shortcut baselines, fitted on the sample's training videos, scored on the same
     test sets as the sample-trained rows."""
-    from deepfake_ssat.protocols.leave_one_out import manifest_rows
+    from deepfake_ssat.protocols.protocol import manifest_rows
     from deepfake_ssat.protocols.shortcuts import (
         FEATURE_SETS,
         fit_shortcut,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
+from .architectures import list_models
 from .configschema import ConfigError, Override, build, read_yaml, save_yaml, to_dict
 
 # YAML presets live inside the package so that a wheel (`pip install .`) carries them.
@@ -56,8 +57,6 @@ class ModelConfig:
     init: str | None = None
 
     def validate(self) -> None:
-        from .models.registry import list_models  # the names alone: no torch
-
         _check(self.name in list_models(), f"name: unknown model {self.name!r}; available: {', '.join(list_models())}")
         _check(0.0 < self.mask_ratio < 1.0, f"mask_ratio: must be in (0, 1), got {self.mask_ratio}")
         _check(0.0 <= self.lambda_cls <= 1.0, f"lambda_cls: must be in [0, 1], got {self.lambda_cls}")

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .datasets import FFPP_METHODS
+from .entries import FFPP_METHODS
 
 _RULE = re.compile(r"(>=|>) (-?[\d.]+)|in ([\[(])(-?[\d.]+), (-?[\d.]+)([\])])")
 

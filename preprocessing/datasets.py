@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .entries import VIDEO_EXTENSIONS, DatasetError, VideoEntry, fail, hash_fraction, rel
+from .entries import FFPP_METHODS, VIDEO_EXTENSIONS, DatasetError, VideoEntry, fail, hash_fraction, rel
 from .folder import index_folder
 
 if TYPE_CHECKING:
@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The four manipulation methods of FaceForensics++ (folder names under manipulated_sequences/).
-FFPP_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
 FFPP_SPLITS_URL = "https://github.com/ondyari/FaceForensics/tree/master/dataset/splits"
 
 __all__ = ["FFPP_METHODS", "DatasetError", "VideoEntry", "hash_fraction", "index_dataset", "index_dfdc", "index_ffpp",

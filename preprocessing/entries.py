@@ -12,6 +12,9 @@ _MAX_LISTED = 8  # problems shown in one error message
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp",
                     ".ts")
 
+# The four manipulation methods of FaceForensics++ (folder names under manipulated_sequences/).
+FFPP_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
+
 
 class DatasetError(ValueError):
     """A dataset tree that cannot be indexed; the message says what is wrong and where."""

@@ -1,13 +1,17 @@
-"""The layering rule: preprocessing ← deepfake_ssat ← app, arrows only that way.
+"""The layering rule: preprocessing ← deepfake_ssat ← app, arrows only that way, and no circle of
+imports between the modules of one package.
 
 Every module of the three packages is parsed (not imported) and every import statement in it,
-also those inside functions, is checked: a package may import itself and the layers below it.
+also those inside functions (lazy imports run back up as surely as top-level ones), is checked: a
+package may import itself and the layers below it, and within a package no module may import,
+directly or through others, a module that imports it back.
 """
 
 from __future__ import annotations
 
 import ast
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -61,3 +65,90 @@ def test_the_check_sees_lazy_imports(tmp_path, monkeypatch):
 @pytest.mark.parametrize("layer", LAYERS)
 def test_every_layer_has_modules(layer):
     assert list((REPO / layer).rglob("*.py"))
+
+
+def _module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def module_imports(path: Path, root: Path, modules: set[str]) -> set[str]:
+    """The modules of ``modules`` that the file imports anywhere in its body, relative imports resolved
+    (``from .x import y`` names module ``pkg.x.y`` when that is a module, else ``pkg.x``)."""
+    name = _module_name(path, root)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package
+            for _ in range(node.level - 1):
+                base = base.rpartition(".")[0]
+            mod = ".".join(p for p in (base if node.level else "", node.module or "") if p)
+            # `from .x import y` imports module x.y when y is a module, else takes a name from x.
+            targets = [f"{mod}.{alias.name}" if f"{mod}.{alias.name}" in modules else mod for alias in node.names]
+        else:
+            continue
+        for target in targets:
+            while target and target not in modules:  # `import a.b.c` where c is not a module of ours
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                found.add(target)
+    return found
+
+
+def import_circles(root: Path = REPO) -> list[list[str]]:
+    """Each set of modules of one package that import each other round in a circle (Tarjan's strongly
+    connected components of more than one module), sorted."""
+    files = {_module_name(p, root): p for layer in LAYERS for p in sorted((root / layer).rglob("*.py"))}
+    graph = defaultdict(set)
+    for name, path in files.items():
+        graph[name] = {m for m in module_imports(path, root, set(files)) if m.split(".")[0] == name.split(".")[0]}
+    index, low, stack, on_stack, circles = {}, {}, [], set(), []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for v in sorted(files):
+        if v not in index:
+            visit(v)
+    return sorted(circles)
+
+
+def test_no_import_circle_inside_a_package():
+    assert import_circles() == []
+
+
+def test_the_circle_check_sees_lazy_and_relative_imports(tmp_path):
+    """A circle closed by a function-level relative import, three modules round, is caught; a one-way
+    import of a package's module is not a circle."""
+    for name in LAYERS:
+        (tmp_path / name).mkdir()
+    pkg = tmp_path / "deepfake_ssat"
+    (pkg / "sub").mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from .sub import b\n")
+    (pkg / "sub" / "b.py").write_text("import deepfake_ssat.c\n")
+    (pkg / "c.py").write_text("def f():\n    from .a import X\n    return X\n")
+    (pkg / "d.py").write_text("from .c import f\n")
+    assert import_circles(tmp_path) == [["deepfake_ssat.a", "deepfake_ssat.c", "deepfake_ssat.sub.b"]]

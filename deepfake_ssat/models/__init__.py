@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from preprocessing.lazy import lazy_attributes
 
+# The catalogue of architectures lives a floor below (``deepfake_ssat.architectures``): the config reads
+# model names there. Re-exported here, where users look for it.
 _EXPORTS = {
-    "ArchSpec": "spec", "MODES": "ssat", "SSATModel": "ssat", "arch_overrides": "registry", "create_model": "registry",
-    "get_spec": "registry", "list_models": "registry", "register_model": "registry",
+    "ArchSpec": ".architectures", "MODES": "ssat", "SSATModel": "ssat", "arch_overrides": "registry",
+    "create_model": "registry", "get_spec": ".architectures", "list_models": ".architectures",
+    "register_model": ".architectures",
 }
 __all__ = sorted(_EXPORTS)
 

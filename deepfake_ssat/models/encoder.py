@@ -17,9 +17,9 @@ from timm.layers import trunc_normal_
 from timm.models.vision_transformer import Block
 from torch.utils.checkpoint import checkpoint
 
+from ..architectures import ArchSpec
 from ..masking import gather_tokens
 from .pos_embed import sincos_1d_table, sincos_2d_table
-from .spec import ArchSpec
 
 
 def init_vit_weights(module: nn.Module) -> None:

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, get_args
 import torch
 import torch.nn as nn
 
+from ..architectures import ArchSpec
 from ..config import Mode
 from ..losses import TargetNorm, classification_loss, reconstruction_loss, reconstruction_target, ssat_loss
 from ..masking import Mask, random_mask, subsample_masked, tube_mask
 from .decoder import MAEDecoder
 from .encoder import build_encoder
-from .spec import ArchSpec
 
 if TYPE_CHECKING:
     from ..config import ModelConfig

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from preprocessing.datasets import FFPP_METHODS as METHODS
 
-from .leave_one_out import Protocol, _run, add_common_arguments
+from .leave_one_out import _run, add_common_arguments
+from .protocol import Protocol
 
 SHORT = {"Deepfakes": "DF", "Face2Face": "F2F", "FaceSwap": "FS", "NeuralTextures": "NT"}
 

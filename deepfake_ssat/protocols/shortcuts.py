@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..metrics import binary_metrics, paired_comparison
-from .leave_one_out import Protocol, manifest_rows
+from .protocol import Protocol, manifest_rows
 
 log = logging.getLogger(__name__)
 

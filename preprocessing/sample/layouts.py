@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datasets import FFPP_METHODS
+from ..entries import FFPP_METHODS
 from ..video import video_codec, write_video
 from .fakes import FakeCtx, render_fake
 from .geometry import face_box
