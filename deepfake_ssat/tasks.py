@@ -51,8 +51,9 @@ class Task(Protocol):
     class_names: list[str]
     mean: tuple[float, ...]  # input normalisation the model is built with
     std: tuple[float, ...]
-    train_set: Dataset
-    val_set: Dataset  # selects the `best` checkpoint (and, for video, the decision threshold)
+    # The training sets; None for video built for evaluation only (``build_task(training=False)``).
+    train_set: Dataset | None
+    val_set: Dataset | None  # selects the `best` checkpoint (and, for video, the decision threshold)
     test_set: Dataset | None  # evaluated at the end of training; None when the data has no test split
     sample_weights: torch.Tensor | None  # per training item, for a weighted sampler; None = uniform
 
@@ -193,11 +194,8 @@ class VideoTask:
 
     kind: Literal["video"] = "video"
 
-    def __init__(self, cfg: Config, spec_num_frames: int, img_size: int, mean, std):
+    def __init__(self, cfg: Config, spec_num_frames: int, img_size: int, mean, std, training: bool = True):
         from preprocessing.manifest import read_settings
-
-        from .data.augment import build_clip_augment
-        from .data.video import ClipDataset, select_tracks
 
         self.cfg = cfg
         rows, path = load_video_manifest(cfg)
@@ -208,11 +206,24 @@ class VideoTask:
         self.class_names = ["real", "fake"]
         self.num_frames = spec_num_frames
         self.img_size = img_size
-        d = cfg.data
+        # How preprocessing cropped and stored the faces, so inference crops and stores them alike.
+        self.settings = read_settings(self.root) or {}
+        self.train_set = self.val_set = self.test_set = None
+        self.sample_weights = None
+        if training:
+            self._build_training_sets(path)
+        # Evaluation builds only the split it scores (``split_set``): a folder of test videos evaluates
+        # zero-shot, and what training derived (threshold, class weights) comes from the checkpoint.
+
+    def _build_training_sets(self, path: Path) -> None:
+        from .data.augment import build_clip_augment
+        from .data.video import ClipDataset, select_tracks
+
+        d, rows = self.cfg.data, self.rows
         excluded = set(d.exclude_identities or ())
         pool = [r for r in rows if r["identity"] not in excluded]  # for training and validation only
         train_rows = select_tracks(pool, "train", d.methods)
-        self.train_set = ClipDataset(train_rows, augment=build_clip_augment(d.augment, img_size),
+        self.train_set = ClipDataset(train_rows, augment=build_clip_augment(d.augment, self.img_size),
                                      pseudo_fakes=d.pseudo_fakes, **self._common())
         try:
             val_rows = select_tracks(pool, "val", d.methods)
@@ -230,11 +241,8 @@ class VideoTask:
         if n_real == 0 or n_fake == 0:
             log.warning("training split has %d real and %d fake tracks: the classifier cannot learn both", n_real,
                         n_fake)
-        self.sample_weights = None
         if d.balanced_sampler and n_real and n_fake:
             self.sample_weights = torch.tensor(np.where(labels == 0, 0.5 / n_real, 0.5 / n_fake))
-        # How preprocessing cropped and stored the faces, so inference crops and stores them alike.
-        self.settings = read_settings(self.root) or {}
         log.info("video data %s: %d train tracks (%d real / %d fake), %d val tracks, %d val segments", path,
                  len(train_rows), n_real, n_fake, len(self.val_set.rows), len(self.val_set))
 
@@ -300,7 +308,9 @@ class VideoTask:
 
         if isinstance(split, str) and split not in SPLITS:
             raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
-        return self._segments(select_tracks(self.rows, split, methods))
+        rows = select_tracks(self.rows, split, methods)
+        self._check_clip_size(rows[0])
+        return self._segments(rows)
 
     def predict(self, model: SSATModel, dataset, runtime: Runtime, batch_size: int, num_workers: int) -> dict:
         """Fake probability of every segment → per-track mean → per-video max."""
@@ -342,8 +352,12 @@ def is_image_dataset(name: str) -> bool:
     return name in IMAGE_DATASETS
 
 
-def build_task(cfg: Config, spec) -> Task:
-    """The task for ``cfg.data.dataset``; ``spec`` is the model's ArchSpec (input size, frames, stats)."""
+def build_task(cfg: Config, spec, training: bool = True) -> Task:
+    """The task for ``cfg.data.dataset``; ``spec`` is the model's ArchSpec (input size, frames, stats).
+
+    ``training=False`` (evaluation of a checkpoint): video builds no train or val set, so data with only
+    the split being scored will do; image datasets come with all their splits and build them as before.
+    """
     name = cfg.data.dataset
     if is_image_dataset(name):
         if spec.kind != "image":
@@ -355,6 +369,6 @@ def build_task(cfg: Config, spec) -> Task:
                                     "(use videomae_small / videomae_base)")
         mean = tuple(cfg.data.mean) if cfg.data.mean else spec.mean
         std = tuple(cfg.data.std) if cfg.data.std else spec.std
-        return VideoTask(cfg, spec.num_frames, spec.img_size, mean, std)
+        return VideoTask(cfg, spec.num_frames, spec.img_size, mean, std, training=training)
     raise ValueError(f"unknown dataset {name!r}; image datasets: {', '.join(sorted(IMAGE_DATASETS))}; "
                      f"video datasets: {', '.join(VIDEO_DATASETS)}")

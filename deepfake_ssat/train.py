@@ -207,7 +207,7 @@ def evaluate_checkpoint(path: str | Path, split: str = "test", overrides: dict[s
             from .models.quantize import int8_dynamic
 
             model = int8_dynamic(model)
-        task = build_task(cfg, model.spec)
+        task = build_task(cfg, model.spec, training=False)
         if task.num_classes != model.num_classes:
             raise ValueError(f"checkpoint has {model.num_classes} classes but dataset {cfg.data.dataset} has "
                              f"{task.num_classes}: it was trained on another dataset")

@@ -130,6 +130,42 @@ def test_eval_and_predict_give_one_video_the_same_score(ckpt, tmp_path, capsys):
         assert p["score"] == pytest.approx(float(evaluated[v]["fake_probability"]), abs=2e-6), v
 
 
+def _test_rows_only(faces: Path, dest: Path) -> Path:
+    """A copy of the preprocessed faces whose manifest says every row is a test video (someone else's
+    folder of test videos: no train or val rows)."""
+    import shutil
+
+    from preprocessing.manifest import read_manifest
+
+    shutil.copytree(faces, dest)
+    rows = read_manifest(faces / "manifest.jsonl")
+    (dest / "manifest.jsonl").write_text("".join(json.dumps({**r, "split": "test"}) + "\n" for r in rows))
+    return dest
+
+
+def test_eval_needs_only_the_split_it_scores(ckpt, tmp_path, capsys):
+    """Zero-shot evaluation of a folder of test videos: no train or val rows are needed, the threshold is
+    the checkpoint's, and every usable video is scored; a split the data lacks is a one-line error."""
+    from deepfake_ssat.checkpoint import read_checkpoint
+    from preprocessing.manifest import read_manifest
+
+    _, faces = sample_paths()
+    only_test = _test_rows_only(faces, tmp_path / "test_only")
+    out = tmp_path / "eval"
+    assert main(["eval", "--checkpoint", str(ckpt), "--data-root", str(only_test), "--split", "test",
+                 "--out", str(out), "--device", "cpu"]) == 0
+    capsys.readouterr()
+    metrics = json.loads((out / "metrics.json").read_text())
+    ok_videos = {r["video_id"] for r in read_manifest(faces / "manifest.jsonl") if r["status"] == "ok"}
+    assert metrics["overall"]["n"] == len(ok_videos)
+    assert metrics["threshold"] == pytest.approx(read_checkpoint(ckpt)["data_config"]["threshold"])
+
+    assert main(["eval", "--checkpoint", str(ckpt), "--data-root", str(only_test), "--split", "val",
+                 "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no usable face tracks for split ['val']" in err
+
+
 def test_predict_applies_the_checkpoint_low_pass(ckpt, media):
     """A model trained on low-passed crops (data.lowpass_sigma) is scored on low-passed crops."""
     from deepfake_ssat.checkpoint import read_checkpoint
