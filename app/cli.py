@@ -14,14 +14,16 @@ from collections.abc import Sequence
 from deepfake_ssat import cli as library
 
 EXAMPLES = ("deepfake-ssat demo --checkpoint runs/dfdc/best.pt",
-            "deepfake-ssat demo --checkpoint runs/dfdc/best.pt --host 0.0.0.0 --port 8080 --max-seconds 120")
+            "deepfake-ssat demo --checkpoint runs/dfdc/best.pt --host 0.0.0.0 --port 8080 --max-seconds 120",
+            "deepfake-ssat demo --checkpoint detectors/dfdc-videomae-ssat")
 
 
 def add_demo_command(sub) -> None:
     """Add ``demo`` to the subparsers of ``deepfake_ssat.cli.build_parser``."""
     p = sub.add_parser("demo", help="web demo (Gradio): upload a video, see the verdict, timeline and faces",
                        **library.examples(*EXAMPLES))
-    p.add_argument("--checkpoint", help="trained checkpoint; without one the demo says so and scores nothing")
+    p.add_argument("--checkpoint", help="a trained checkpoint, detector folder or hub id of one; without one "
+                                        "the demo says so and scores nothing")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for the network)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--share", action="store_true", help="ask Gradio for a public share link")

@@ -5,6 +5,8 @@ A checkpoint holds the model weights (``model``), the architecture (``arch``), t
 (``loss``: number of classes, class weights, label smoothing), the data config the model needs at
 inference (input size, frames, mean/std, class names, decision threshold, face-crop settings, …),
 and for ``last`` the optimiser / scheduler / scaler / RNG / progress state that ``--resume`` restores.
+``read_checkpoint`` also reads detector folders (``deepfake-ssat export``) and Hugging Face hub ids of
+them, into the same dict.
 
 Format 1 (before the config became the one declaration of model options) stored the SSAT options
 and the loss options together as ``model_kwargs``; it still loads.
@@ -24,6 +26,7 @@ from preprocessing.files import atomic_path
 
 from .config import ModelConfig
 from .configschema import from_dict
+from .detector_folder import download_detector, is_detector_folder, is_hub_id, read_detector_folder
 from .models import ArchSpec, SSATModel
 from .models.convert import WeightLoadError
 
@@ -41,13 +44,18 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     return path
 
 
-_WHAT_TO_DO = "give the best.pt or last.pt of a `deepfake-ssat train` run"
+_WHAT_TO_DO = "give the best.pt or last.pt of a `deepfake-ssat train` run, or an exported detector folder"
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """A deepfake-ssat checkpoint (a run folder means its last.pt). Anything else is refused with one line
-    saying what the file is (empty, not a PyTorch file, truncated, Python objects, another project's)."""
+    """A deepfake-ssat checkpoint: a ``.pt`` file, a run folder (its last.pt), a detector folder or the
+    Hugging Face hub id of one. Anything else is refused with one line saying what the file is (empty,
+    not a PyTorch file, truncated, Python objects, another project's)."""
+    if is_hub_id(path):
+        return read_detector_folder(download_detector(str(path)))
     path = Path(path)
+    if is_detector_folder(path):
+        return read_detector_folder(path)
     if path.is_dir():
         path = path / "last.pt"
     if not path.is_file():
@@ -57,6 +65,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise WeightLoadError(f"{path} is empty (0 bytes), not a checkpoint: {_WHAT_TO_DO}")
     with path.open("rb") as f:
         head = f.read(4)
+    if head != b"PK\x03\x04" and not head.startswith(b"\x80"):  # neither torch's zip nor its legacy pickle
+        raise WeightLoadError(f"{path} is not a PyTorch checkpoint file ({size:,} bytes that start like no file "
+                              f"torch.save writes): {_WHAT_TO_DO}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:

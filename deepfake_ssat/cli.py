@@ -52,6 +52,9 @@ def examples(*lines: str) -> dict[str, Any]:
             "formatter_class": argparse.RawDescriptionHelpFormatter}
 
 
+CHECKPOINT_HELP = ("a run's best.pt or last.pt (a run folder means last.pt), an exported detector folder, or the "
+                   "Hugging Face hub id of one")
+
 # The examples of each command's --help; tests/test_cli.py parses every one of them.
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "models": ("deepfake-ssat models",),
@@ -71,6 +74,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
              "deepfake-ssat eval --checkpoint runs/dfdc/best.pt --dataset ffpp --data-root data/ffpp_faces "
              "--methods real Deepfakes --set eval.batch_size=32"),
     "plot": ("deepfake-ssat plot runs/dfdc_videomae_base_ssat", "deepfake-ssat plot runs/limited/*_s0"),
+    "export": ("deepfake-ssat export runs/dfdc/best.pt detectors/dfdc-videomae-ssat",
+               "deepfake-ssat export runs/dfdc/best.pt detectors/dfdc --name dfdc-videomae-ssat --overwrite"),
     "predict": ("deepfake-ssat predict clip.mp4 --checkpoint runs/dfdc/best.pt",
                 "deepfake-ssat predict videos/ --checkpoint runs/dfdc/best.pt --json results.json --max-segments 0"),
 }
@@ -205,6 +210,14 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
     return run_command(cfg)
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_detector
+
+    out = export_detector(args.checkpoint, args.out, name=args.name, overwrite=args.overwrite)
+    sys.stdout.write(f"wrote {out}: model.safetensors, config.json, README.md (the model card)\n")
+    return 0
+
+
 def cmd_benchmark(args: argparse.Namespace) -> int:
     sys.stdout.write(args.run_benchmark(args) + "\n")  # each protocol's run_from_args returns its table
     return 0
@@ -327,10 +340,14 @@ def build_parser(extra_commands: Sequence[Callable[[Any], None]] = ()) -> argpar
     add_sample_arguments(p)
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("benchmark", help="evaluation protocols that print a table: leave-one-method-out, FF++ "
-                                         "cross-manipulation (Table 8), image limited-data")
-    protocols = p.add_subparsers(dest="protocol", required=True, metavar="PROTOCOL")
     from .protocols import PROTOCOLS, get_protocol
+
+    p = sub.add_parser("benchmark", help="evaluation protocols that print a table: leave-one-method-out, FF++ "
+                                         "cross-manipulation (Table 8), image limited-data",
+                       description="Each protocol trains and tests several runs and prints one table; "
+                                   "`deepfake-ssat benchmark PROTOCOL --help` tells its options.",
+                       **examples(*(get_protocol(name).EXAMPLES[0] for name in PROTOCOLS)))
+    protocols = p.add_subparsers(dest="protocol", required=True, metavar="PROTOCOL")
 
     for name in PROTOCOLS:
         module = get_protocol(name)
@@ -346,11 +363,24 @@ def build_parser(extra_commands: Sequence[Callable[[Any], None]] = ()) -> argpar
     p.add_argument("runs", nargs="+", metavar="RUN", help="run folders (train.output_dir)")
     p.set_defaults(func=cmd_plot)
 
+    p = sub.add_parser("export", help="a checkpoint → a detector folder to share: model.safetensors, config.json, "
+                                      "README.md (model card)",
+                       description="Write the weights as safetensors, the architecture, preprocessing, threshold and "
+                                   "metrics as config.json, and a model card built from the detector card. The "
+                                   "folder (or a Hugging Face hub repository holding it) loads wherever a checkpoint "
+                                   "does (--checkpoint, model.init, the demo), and nothing in it is unpickled.",
+                       **examples(*EXAMPLES["export"]))
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="a run's best.pt or last.pt (a run folder means last.pt)")
+    p.add_argument("out", metavar="DIR", help="the detector folder to write (new or empty)")
+    p.add_argument("--name", help="the detector's name in its model card (default: the folder's name)")
+    p.add_argument("--overwrite", action="store_true", help="replace the detector files of a non-empty DIR")
+    p.set_defaults(func=cmd_export)
+
     p = sub.add_parser("eval", help="evaluate a checkpoint on a split of its dataset",
                        description="Video-level metrics (every segment of every face track scored) at the "
                                    "checkpoint's validation threshold, or top-1 for image datasets.",
                        **examples(*EXAMPLES["eval"]))
-    p.add_argument("--checkpoint", required=True, help="a run's best.pt or last.pt (a run folder means last.pt)")
+    p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     p.add_argument("--split", default="test", choices=["train", "val", "test"],
                    help="which split of the data (default test)")
     add_shortcuts(p, Config, _EVAL_FLAGS)
@@ -370,7 +400,7 @@ def build_parser(extra_commands: Sequence[Callable[[Any], None]] = ()) -> argpar
                                    "others are still scored; exit code 0 when at least one file was scored.",
                        **examples(*EXAMPLES["predict"]))
     p.add_argument("videos", nargs="+", metavar="VIDEO_OR_FOLDER", help="video files or folders (searched recursively)")
-    p.add_argument("--checkpoint", required=True, help="a run's best.pt (or last.pt; a run folder means last.pt)")
+    p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     p.add_argument("--json", help="also write every result (segments, tracks, timings) to this JSON file")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
     p.add_argument("--batch-size", type=int, default=8, help="segments per forward pass")

@@ -49,6 +49,27 @@ def _subparsers(parser):
     return out
 
 
+def test_benchmark_help_ends_with_one_example_per_protocol():
+    from deepfake_ssat.cli import build_parser
+    from deepfake_ssat.protocols import PROTOCOLS, get_protocol
+
+    parser = build_parser()
+    (bench,) = [sub for words, sub in _parents(parser) if words == ("benchmark",)]
+    lines = [ln.strip() for ln in bench.format_help().split("examples:", 1)[1].splitlines() if ln.strip()]
+    assert lines == [get_protocol(name).EXAMPLES[0] for name in PROTOCOLS]
+    for line, name in zip(lines, PROTOCOLS, strict=True):
+        assert line.startswith(f"deepfake-ssat benchmark {name} ")
+
+
+def _parents(parser):
+    """(command words, parser) of every subcommand that has subcommands of its own."""
+    import argparse
+
+    return [((name,), sub) for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+            for name, sub in action.choices.items()
+            if any(isinstance(a, argparse._SubParsersAction) for a in sub._actions)]
+
+
 def test_every_command_shows_examples_that_parse_and_set_hints_that_exist():
     """Each --help ends with 1-3 real examples, each of which the parser accepts as written, and every
     "e.g. --set KEY=VALUE" hint names a key of that command's schema."""

@@ -41,7 +41,7 @@ class Predictor:
     """Scores videos with one checkpoint. Build with ``Predictor.from_checkpoint(path)``."""
 
     def __init__(self, ckpt: dict[str, Any], device: str | torch.device = "auto", name: str = "checkpoint",
-                 options: PredictOptions | None = None, summary: dict[str, Any] | None = None):
+                 options: PredictOptions | None = None, test: dict[str, float] | None = None):
         from preprocessing.config import ClipConfig, FaceCropConfig
 
         from ..configschema import from_dict
@@ -76,7 +76,7 @@ class Predictor:
         self.card = dc.get("card")
         # How good it is, as measured when it was trained: its validation epoch, and the run's test split.
         self.validation = dict(ckpt.get("metrics") or {})
-        self.test = dict((summary or {}).get("test_best") or {}) if name.endswith("best.pt") else {}
+        self.test = dict(test or ckpt.get("test") or {})  # a detector folder carries its run's test metrics
         self.threshold = float(dc.get("threshold", 0.5))
         self.class_names = list(dc.get("class_names") or ["real", "fake"])
         self.fake_index = self.class_names.index("fake") if "fake" in self.class_names else 1
@@ -102,12 +102,15 @@ class Predictor:
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | torch.device = "auto",
                         options: PredictOptions | None = None) -> Predictor:
-        path = Path(path)
         ckpt = read_checkpoint(path)
+        path = Path(path)
+        if ckpt.get("detector_folder"):
+            return cls(ckpt, device=device, name=path.name, options=options)
         name = path.name if path.is_file() else f"{path.name}/last.pt"
         run = path.parent if path.is_file() else path
-        summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else None
-        return cls(ckpt, device=device, name=name, options=options, summary=summary)
+        summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else {}
+        test = summary.get("test_best") if name.endswith("best.pt") else None
+        return cls(ckpt, device=device, name=name, options=options, test=test)
 
     # ------------------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:

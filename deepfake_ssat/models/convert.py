@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from ..detector_folder import is_hub_id
 from .ssat import SSATModel
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ def read_state_dict(source: str | Path) -> dict[str, torch.Tensor]:
     """A file path (.pth/.pt/.bin/.safetensors) or a Hugging Face hub id → flat state dict."""
     path = Path(source)
     if not path.exists():
-        if re.fullmatch(r"[\w.-]+/[\w.-]+", str(source)):
+        if is_hub_id(source):
             path = _download_from_hub(str(source))
         else:
             raise FileNotFoundError(f"weights not found: {source} (give a file path or a Hugging Face hub id)")

@@ -1,0 +1,122 @@
+"""Detector folders: a trained detector as people share one, and reading it back without unpickling.
+
+A folder holds ``model.safetensors`` (the weights), ``config.json`` (architecture, the resolved
+training config, loss options, the data config inference needs: input size, frames, normalisation,
+face-crop settings, decision threshold, detector card; and the validation / test metrics) and
+``README.md`` (the model card, ``card.model_card``). It is the layout of a Hugging Face hub repository,
+so a hub id loads the same way. ``.pt`` checkpoints stay the format of runs and ``--resume``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from preprocessing.files import atomic_path, write_text_atomic
+
+log = logging.getLogger(__name__)
+
+FORMAT = "deepfake-ssat-detector"
+FOLDER_VERSION = 1
+WEIGHTS, CONFIG, CARD = "model.safetensors", "config.json", "README.md"
+_HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
+
+
+def is_hub_id(source: str | Path) -> bool:
+    """``owner/name`` that is no local path: a Hugging Face hub repository."""
+    return bool(_HUB_ID.fullmatch(str(source))) and not Path(source).exists()
+
+
+def is_detector_folder(path: str | Path) -> bool:
+    path = Path(path)
+    return path.is_dir() and (path / CONFIG).is_file() and (path / WEIGHTS).is_file()
+
+
+def detector_config(ckpt: dict[str, Any], model_config: dict[str, Any], loss: dict[str, Any],
+                    source: str, test: dict[str, float] | None = None) -> dict[str, Any]:
+    """The ``config.json`` of a checkpoint (``model_config`` and ``loss`` as the checkpoint module reads them,
+    so a format-1 checkpoint exports like a new one)."""
+    from . import __version__
+
+    config = dict(ckpt.get("config") or {})
+    config["model"] = model_config
+    state = ckpt.get("state") or {}
+    return {
+        "format": FORMAT, "format_version": FOLDER_VERSION, "library_version": __version__,
+        "architecture": ckpt["arch"], "config": config, "loss": loss, "data_config": ckpt.get("data_config") or {},
+        "validation": {"metrics": ckpt.get("metrics") or {}, "epoch": state.get("epoch"), "step": state.get("step")},
+        "test": test or {}, "exported_from": source,
+    }
+
+
+def write_detector_folder(out_dir: str | Path, tensors: dict[str, Any], config: dict[str, Any], card: str,
+                          overwrite: bool = False) -> Path:
+    """Write the three files; each appears whole or not at all. A non-empty folder is refused unless
+    ``overwrite``."""
+    from safetensors.torch import save_file
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file; give a folder to export into")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise ValueError(f"{out} is not empty: give a new folder, or --overwrite to replace the detector in it")
+    out.mkdir(parents=True, exist_ok=True)
+    # safetensors wants contiguous tensors that share no memory.
+    weights = {k: v.detach().contiguous().clone() for k, v in tensors.items()}
+    with atomic_path(out / WEIGHTS) as tmp:
+        save_file(weights, str(tmp), metadata={"format": "pt", "library": "deepfake-ssat"})
+    write_text_atomic(out / CONFIG, json.dumps(config, indent=2, default=_jsonable) + "\n")
+    write_text_atomic(out / CARD, card)
+    log.info("wrote %s: %s, %s, %s", out, WEIGHTS, CONFIG, CARD)
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):  # a NumPy or torch scalar
+        return value.item()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def read_detector_folder(path: str | Path) -> dict[str, Any]:
+    """A detector folder → the dict ``read_checkpoint`` returns for a ``.pt`` (weights, arch, config, loss,
+    data config, metrics), from JSON and safetensors only."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    try:
+        doc = json.loads((path / CONFIG).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path / CONFIG} cannot be read as JSON ({e}): not a deepfake-ssat detector folder") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a deepfake-ssat detector folder ({CONFIG} has no \"format\": \"{FORMAT}\"; "
+                         "export one with `deepfake-ssat export CHECKPOINT DIR`, or for foreign weights use "
+                         "model.init=PATH)")
+    if int(doc.get("format_version", 0)) > FOLDER_VERSION:
+        raise ValueError(f"{path} is a detector folder of format {doc['format_version']}, newer than this "
+                         f"deepfake-ssat reads ({FOLDER_VERSION}): upgrade deepfake-ssat")
+    try:
+        tensors = load_file(str(path / WEIGHTS))
+    except (SafetensorError, OSError) as e:
+        raise ValueError(f"{path / WEIGHTS} is damaged or not a safetensors file ({e})") from None
+    validation = doc.get("validation") or {}
+    return {"model": tensors, "arch": doc["architecture"], "config": doc["config"], "loss": doc.get("loss") or {},
+            "data_config": doc.get("data_config") or {}, "metrics": validation.get("metrics") or {},
+            "state": {"epoch": validation.get("epoch"), "step": validation.get("step")},
+            "test": doc.get("test") or {}, "detector_folder": str(path)}
+
+
+def download_detector(repo_id: str) -> Path:
+    """A detector folder from the Hugging Face hub (its three files only), in the hub's local cache."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo_id, allow_patterns=[WEIGHTS, CONFIG, CARD]))
+    except Exception as e:  # offline, no such repository, gated: one line either way
+        raise FileNotFoundError(f"{repo_id} is no local path, and as a Hugging Face hub id it could not be fetched "
+                                f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
