@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,7 @@ def write_detector_folder(out_dir: str | Path, tensors: dict[str, Any], config: 
         save_file(weights, str(tmp), metadata={"format": "pt", "library": "deepfake-ssat"})
     write_text_atomic(out / CONFIG, json.dumps(config, indent=2, default=_jsonable) + "\n")
     write_text_atomic(out / CARD, card)
+    shutil.copymode(out / CONFIG, out / WEIGHTS)  # safetensors writes 0600; a shared file is as readable as the rest
     log.info("wrote %s: %s, %s, %s", out, WEIGHTS, CONFIG, CARD)
     return out
 

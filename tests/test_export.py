@@ -40,6 +40,7 @@ def test_export_writes_weights_config_and_model_card(ckpt, folder):
     from safetensors.torch import load_file
 
     assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    assert len({p.stat().st_mode for p in folder.iterdir()}) == 1  # the weights as readable as the rest
     original = read_checkpoint(ckpt)
     weights = load_file(str(folder / "model.safetensors"))
     assert weights.keys() == original["model"].keys()
