@@ -109,6 +109,16 @@ class TrackerConfig:
                      min_face_size=">= 0", min_score="in [0, 1]", smoothing=">= 1", cut_threshold="in (0, 1)")
 
 
+# Face options that older output folders and checkpoints recorded and that no longer exist:
+# ``frame_cache_mb`` bounded a frame cache that streaming made unnecessary.
+RETIRED_FACE_KEYS = ("frame_cache_mb",)
+
+
+def current_face_settings(faces: dict) -> dict:
+    """Recorded face settings without retired options, so old folders resume and old checkpoints load."""
+    return {k: v for k, v in faces.items() if k not in RETIRED_FACE_KEYS}
+
+
 @dataclass
 class FaceCropConfig:
     """How faces are found and cut out of one video; travels with the checkpoint for inference."""
@@ -123,13 +133,9 @@ class FaceCropConfig:
     max_frames: int | None = None
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
-    # Decoded frames are kept in memory for cropping up to this size; longer/larger videos are
-    # decoded a second time instead (bounded memory per worker).
-    frame_cache_mb: int = 1024
 
     def validate(self) -> None:
-        check_fields(self, margin=">= 1.0", size=">= 16", frame_stride=">= 1", max_frames=">= 1",
-                     frame_cache_mb=">= 0")
+        check_fields(self, margin=">= 1.0", size=">= 16", frame_stride=">= 1", max_frames=">= 1")
         _validate_section("detector", self.detector)
         _validate_section("tracker", self.tracker)
 

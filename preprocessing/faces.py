@@ -1,9 +1,9 @@
 """One video -> face tracks with crops, in memory. The dataset runner and inference both call this.
 
-Stages: decode the clip frames, detect faces on every k-th of them (downscaled), link detections
-into tracks (interpolated, smoothed, filtered), cut the crops from the full-resolution frames.
-Frames are kept in memory for the crop stage when they fit ``frame_cache_mb``; otherwise the
-video is decoded a second time, so memory stays bounded on long 1080p+ videos.
+Stages, in one streaming pass: decode the clip frames, detect faces on every k-th of them
+(downscaled, in batches), link detections into tracks (interpolated, smoothed, filtered), cut the
+crops from the full-resolution frames as soon as no later detection can move their boxes. Memory
+holds the crops and a fixed window of frames, whatever the video's length.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .config import FaceCropConfig
 from .cropping import crop_face, landmarks_in_crop
 from .detection import FaceDetector
 from .shots import Shots, frame_signature, signature_distance
-from .tracking import build_tracks
+from .tracking import Linker, densify, effective_gap, keep_tracks
 from .video import VideoDecodeError, VideoReader
 
 # progress(fraction in [0, 1], description) -- the call signature of gradio.Progress and easy to adapt.
@@ -105,7 +105,13 @@ def extract_tracks(
     reuse: Sequence[FaceTrack] | None = None,
     detector: FaceDetector | None = None,
 ) -> VideoFaces:
-    """Find, track and crop the faces of one video.
+    """Find, track and crop the faces of one video, in one pass over its frames.
+
+    Frames stream through: each is checked for a shot cut, every ``detector.every``-th is batched for
+    the detector, and the linker takes each batch's detections in order. A frame is held only until no
+    later detection can move a box at its position (``Linker.settled``): then its crops are cut and the
+    frame goes. So memory holds the crops (at clip size) and a window of frames of fixed length (the
+    detector's batch and the tracker's gap and smoothing), whatever the video's length.
 
     ``reuse``: tracks of another video with the same geometry (a fake's original); detection is
     skipped and the same boxes are cut from this video. Raises VideoDecodeError when the file
@@ -122,91 +128,21 @@ def extract_tracks(
     if faces_cfg.max_frames is not None:
         clip_idx = clip_idx[: faces_cfg.max_frames]
     pos_of = {int(i): p for p, i in enumerate(clip_idx)}
-    n = len(clip_idx)
-    every = faces_cfg.detector.every
-
-    if reuse is None:
-        det_pos = set(range(0, n, every)) | {n - 1}
-        needed = clip_idx
-        detector = detector or FaceDetector(faces_cfg.detector)
-    else:
-        det_pos = set()
-        wanted = set()
-        for tr in reuse:
-            wanted.update(int(i) for i in tr.frame_indices if int(i) in pos_of)
-        needed = np.asarray(sorted(wanted), np.int64)
-
-    cache_ok = len(needed) * info.width * info.height * 3 <= faces_cfg.frame_cache_mb * 2**20
-    cache: dict[int, np.ndarray] = {}
-    detections: list[tuple[int, np.ndarray, np.ndarray]] = []
-    pending: list[tuple[int, np.ndarray]] = []
-
-    def flush() -> None:
-        t = time.perf_counter()
-        results = detector.detect([f for _, f in pending])
-        detections.extend((p, *res) for (p, _), res in zip(pending, results, strict=True))
-        pending.clear()
-        timings["detect"] += time.perf_counter() - t
-
+    stream = _TrackStream(faces_cfg, len(clip_idx), reuse, detector, timings)
+    needed = clip_idx if reuse is None else np.asarray(sorted(set(stream.reuse_at) & set(pos_of)), np.int64)
     frames_read = 0
-    last_pos = -1
-    threshold = faces_cfg.tracker.cut_threshold if reuse is None else None  # a fake's tracks were cut already
-    cuts: list[int] = []
-    prev: tuple[int, np.ndarray, np.ndarray] | None = None  # (position, frame, signature) of the frame before
     for idx, frame in _timed(reader.frames(needed), timings, "decode"):
-        pos = pos_of[idx]
         frames_read += 1
-        last_pos = pos
-        if cache_ok:
-            cache[pos] = frame
-        if threshold is not None:
-            t = time.perf_counter()
-            sig = frame_signature(frame)
-            if prev is not None and signature_distance(prev[2], sig) > threshold:
-                # A new shot: detect on both sides of the cut, so tracks end and start right at it.
-                cuts.append(pos)
-                if prev[0] not in det_pos:
-                    det_pos.add(prev[0])
-                    pending.append((prev[0], prev[1]))
-                det_pos.add(pos)
-            prev = (pos, frame, sig)
-            timings["track"] += time.perf_counter() - t
-        if pos in det_pos:
-            pending.append((pos, frame))
-            if len(pending) >= faces_cfg.detector.batch_size:
-                flush()
+        stream.push(pos_of[idx], idx, frame)
         if progress is not None and frames_read % 16 == 0:
-            progress(0.8 * frames_read / max(len(needed), 1), "detecting faces")
+            progress(0.95 * frames_read / max(len(needed), 1), "detecting faces")
     if frames_read == 0:
         raise VideoDecodeError("no frame could be decoded")
-    if reuse is None and last_pos not in det_pos:
-        # The header promised more frames than the stream has: detect on the true last frame too.
-        frame = cache.get(last_pos)
-        if frame is None:
-            frame = next(iter(dict(reader.frames([int(clip_idx[last_pos])])).values()))
-        pending.append((last_pos, frame))
-    if pending:
-        flush()
-
-    t = time.perf_counter()
-    if reuse is None:
-        raw = build_tracks(detections, faces_cfg.tracker, every, Shots(cuts))
-        tracks = [FaceTrack(clip_idx[r.positions], r.boxes, r.scores, r.det_score, landmarks=r.landmarks)
-                  for r in raw]
-    else:
-        tracks = []
-        for tr in reuse:
-            keep = np.array([int(i) in pos_of and pos_of[int(i)] <= last_pos for i in tr.frame_indices], bool)
-            if keep.any():
-                lms = tr.landmarks[keep] if tr.landmarks is not None else None
-                tracks.append(FaceTrack(tr.frame_indices[keep], tr.boxes[keep], tr.scores[keep], tr.det_score,
-                                        landmarks=lms))
-    timings["track"] += time.perf_counter() - t
-
-    _crop_tracks(reader, tracks, cache, pos_of, faces_cfg, timings)
+    tracks = stream.finish(clip_idx)
     if progress is not None:
         progress(1.0, "faces cropped")
     timings["total"] = time.perf_counter() - t_start
+    last_pos = stream.last_pos
     return VideoFaces(
         path=str(video_path),
         fps=info.fps,
@@ -216,33 +152,131 @@ def extract_tracks(
         height=info.height,
         backend=info.backend,
         tracks=tracks,
-        cuts=[int(clip_idx[p]) for p in cuts],
+        cuts=[int(clip_idx[p]) for p in stream.shots.cuts],
         timings=timings,
     )
 
 
-def _crop_tracks(
-    reader: VideoReader,
-    tracks: list[FaceTrack],
-    cache: dict[int, np.ndarray],
-    pos_of: dict[int, int],
-    cfg: FaceCropConfig,
-    timings: dict[str, float],
-) -> None:
-    """Fill ``track.crops`` from cached frames, or from a second decoding pass when not cached."""
-    if not tracks:
-        return
-    by_index: dict[int, list[tuple[FaceTrack, int]]] = {}
-    for tr in tracks:
-        tr.crops = np.zeros((len(tr.frame_indices), cfg.size, cfg.size, 3), np.uint8)
-        for k, idx in enumerate(tr.frame_indices):
-            by_index.setdefault(int(idx), []).append((tr, k))
-    if cache:
-        frames = ((idx, cache[pos_of[idx]]) for idx in sorted(by_index))
-    else:
-        frames = _timed(reader.frames(sorted(by_index)), timings, "decode")
-    for idx, frame in frames:
+class _TrackStream:
+    """The state of one pass: frames waiting to be cropped, the detector's batch, the linker, the crops."""
+
+    def __init__(self, cfg: FaceCropConfig, n: int, reuse: Sequence[FaceTrack] | None,
+                 detector: FaceDetector | None, timings: dict[str, float]) -> None:
+        self.cfg, self.n, self.reuse, self.timings = cfg, n, reuse, timings
+        self.every = cfg.detector.every
+        self.shots = Shots()
+        self.linker = Linker(cfg.tracker.iou_threshold, effective_gap(cfg.tracker, self.every),
+                             cfg.tracker.max_shift, self.shots)
+        self.detector = (detector or FaceDetector(cfg.detector)) if reuse is None else None
+        # A fake's tracks were cut already; its original's cuts stand.
+        self.threshold = cfg.tracker.cut_threshold if reuse is None else None
+        self.frames: dict[int, np.ndarray] = {}  # position → frame, until every crop of it is cut
+        self.pending: list[tuple[int, np.ndarray]] = []  # frames for the detector's next batch
+        self.detected: set[int] = set()  # positions the detector ran (or will run) on
+        self.prev: tuple[int, np.ndarray] | None = None  # (position, signature) of the frame before
+        self.last_pos = -1
+        self.cropped_to = 0  # every position before this is settled and cropped
+        self.crops: dict[int, dict[int, np.ndarray]] = {}  # track → position (reuse: its frame's k) → crop
+        self.max_frames_held = 0  # the most frames held at once (tests pin it)
+        # reuse: source frame index → (track, k) of every crop to cut from that frame
+        self.reuse_at: dict[int, list[tuple[int, int]]] = {}
+        for i, tr in enumerate(reuse or ()):
+            for k, j in enumerate(tr.frame_indices):
+                self.reuse_at.setdefault(int(j), []).append((i, k))
+
+    def push(self, pos: int, index: int, frame: np.ndarray) -> None:
+        """The frame at clip position ``pos`` (source frame ``index``), in order."""
+        self.last_pos = pos
+        if self.reuse is not None:  # the boxes are known: cut at once, hold nothing
+            t = time.perf_counter()
+            for i, k in self.reuse_at.get(index, ()):
+                self.crops.setdefault(i, {})[k] = crop_face(frame, self.reuse[i].boxes[k], self.cfg.margin,
+                                                            self.cfg.size)
+            self.timings["crop"] += time.perf_counter() - t
+            return
+        self.frames[pos] = frame
+        self.max_frames_held = max(self.max_frames_held, len(self.frames))
+        if self.threshold is not None:
+            t = time.perf_counter()
+            sig = frame_signature(frame)
+            if self.prev is not None and signature_distance(self.prev[1], sig) > self.threshold:
+                # A new shot: detect on both sides of the cut, so tracks end and start right at it.
+                self.shots.add(pos)
+                self._detect(self.prev[0])
+                self._detect(pos)
+            self.prev = (pos, sig)
+            self.timings["track"] += time.perf_counter() - t
+        if pos % self.every == 0 or pos == self.n - 1:
+            self._detect(pos)
+        if len(self.pending) >= self.cfg.detector.batch_size:
+            self._flush()
+            # The batch filled with this frame, so it has been detected: the next run is at a later frame
+            # (a cut at the next frame adds this one, which is no new run).
+            self._settle(self.linker.settled(pos + 1, self.cfg.tracker.smoothing))
+
+    def _detect(self, pos: int) -> None:
+        if pos not in self.detected:
+            self.detected.add(pos)
+            self.pending.append((pos, self.frames[pos]))
+
+    def _flush(self) -> None:
+        if not self.pending:
+            return
         t = time.perf_counter()
-        for tr, k in by_index[idx]:
-            tr.crops[k] = crop_face(frame, tr.boxes[k], cfg.margin, cfg.size)
-        timings["crop"] += time.perf_counter() - t
+        batch = sorted(self.pending, key=lambda pf: pf[0])
+        self.pending = []
+        results = self.detector.detect([f for _, f in batch])
+        self.timings["detect"] += time.perf_counter() - t
+        t = time.perf_counter()
+        for (pos, _), res in zip(batch, results, strict=True):
+            self.linker.add(pos, *res)
+        self.timings["track"] += time.perf_counter() - t
+
+    def _settle(self, upto: int) -> None:
+        """Cut the crops of every held frame before ``upto`` (no later detection moves their boxes), and
+        let those frames go."""
+        if upto <= self.cropped_to:
+            return
+        t = time.perf_counter()
+        boxes = {}
+        for i, raw in enumerate(self.linker.tracks):
+            if raw.positions[-1] >= self.cropped_to and raw.positions[0] < upto:
+                boxes[i] = (raw.positions[0], densify(raw, self.cfg.tracker.smoothing).boxes)
+        for pos in sorted(p for p in self.frames if p < upto):
+            frame = self.frames.pop(pos)
+            for i, (first, track_boxes) in boxes.items():
+                if 0 <= pos - first < len(track_boxes):
+                    self.crops.setdefault(i, {})[pos] = crop_face(frame, track_boxes[pos - first], self.cfg.margin,
+                                                                  self.cfg.size)
+        self.cropped_to = upto
+        self.timings["crop"] += time.perf_counter() - t
+
+    def finish(self, clip_idx: np.ndarray) -> list[FaceTrack]:
+        """The kept tracks with their crops, once the last frame has been pushed."""
+        if self.reuse is not None:
+            out = []
+            for i, tr in enumerate(self.reuse):
+                mine = self.crops.pop(i, {})
+                keep = np.array([k in mine for k in range(len(tr.frame_indices))], bool)
+                if keep.any():
+                    out.append(FaceTrack(tr.frame_indices[keep], tr.boxes[keep], tr.scores[keep], tr.det_score,
+                                         crops=_stack(mine, np.flatnonzero(keep), self.cfg.size),
+                                         landmarks=tr.landmarks[keep] if tr.landmarks is not None else None))
+            return out
+        # The header promised more frames than the stream has: detect on the true last frame too.
+        self._detect(self.last_pos)
+        self._flush()
+        self._settle(self.last_pos + 1)
+        t = time.perf_counter()
+        kept = keep_tracks(self.linker.tracks, self.cfg.tracker)
+        self.timings["track"] += time.perf_counter() - t
+        return [FaceTrack(clip_idx[r.positions], r.boxes, r.scores, r.det_score, landmarks=r.landmarks,
+                          crops=_stack(self.crops.pop(i), r.positions, self.cfg.size)) for i, r in kept]
+
+
+def _stack(crops: dict[int, np.ndarray], keys: Sequence[int], size: int) -> np.ndarray:
+    """Move crops one at a time into one array, so two copies of a track's crops never coexist."""
+    out = np.empty((len(keys), size, size, 3), np.uint8)
+    for k, key in enumerate(keys):
+        out[k] = crops.pop(int(key))
+    return out

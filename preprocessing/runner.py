@@ -23,7 +23,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from .config import PreprocessConfig
+from .config import PreprocessConfig, current_face_settings
 from .datasets import VideoEntry, index_dataset
 from .manifest import MANIFEST_NAME, read_manifest, read_settings, write_manifest, write_settings
 from .pool import Pool, set_threads
@@ -110,6 +110,7 @@ def _settings_guard(out: Path, cfg: PreprocessConfig) -> None:
     }))
     old = read_settings(out)
     if old is not None:
+        old = {**old, "faces": current_face_settings(old.get("faces") or {})}
         changed = [k for k in _GUARDED if old.get(k) != settings[k]]
         if changed:
             raise OutputMismatchError(

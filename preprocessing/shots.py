@@ -41,6 +41,12 @@ class Shots:
     def __init__(self, cuts: Sequence[int] = ()):
         self.cuts = sorted(int(c) for c in cuts)
 
+    def add(self, cut: int) -> None:
+        """A cut found by a stream, after every cut it found before."""
+        if self.cuts and cut <= self.cuts[-1]:
+            raise ValueError(f"cut {cut} is not after the last one ({self.cuts[-1]})")
+        self.cuts.append(int(cut))
+
     def shot_of(self, pos: int) -> int:
         return bisect.bisect_right(self.cuts, int(pos))
 

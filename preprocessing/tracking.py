@@ -83,31 +83,37 @@ def _affinity(
     return np.where(overlap >= iou_threshold, 1.0 + overlap, near)
 
 
-def link_detections(
-    detections: Sequence[tuple[int, np.ndarray, np.ndarray]], iou_threshold: float, max_gap: int,
-    max_shift: float = 1.0, shots: Shots | None = None,
-) -> list[_Open]:
-    """Greedy association of detections ``(position, boxes (M, 4), scores (M,))`` in position order.
+class Linker:
+    """Greedy association of detections, one detector run at a time, in position order.
 
     A track takes the detection overlapping its last or motion-predicted box by at least
     ``iou_threshold``; failing that, one of similar size whose centre is within ``max_shift`` box
     sides of the prediction. Tracks whose last detection is more than ``max_gap`` positions back, or in
-    an earlier shot (``shots``), are closed.
+    an earlier shot (``shots``, which may still grow as a stream finds its cuts), are closed. Fed run by
+    run it links exactly as over the whole video at once (``link_detections``), so a stream can crop
+    the frames that no later detection can change (``settled``) and let them go.
     """
-    shots = shots or Shots()
-    tracks: list[_Open] = []
-    for pos, boxes, scores, *rest in sorted(detections, key=lambda d: d[0]):
+
+    def __init__(self, iou_threshold: float, max_gap: int, max_shift: float = 1.0, shots: Shots | None = None):
+        self.iou_threshold, self.max_gap, self.max_shift = iou_threshold, max_gap, max_shift
+        self.shots = shots if shots is not None else Shots()
+        self.tracks: list[_Open] = []
+
+    def is_open(self, track: _Open, pos: int) -> bool:
+        """Whether a detection at ``pos`` could still join ``track``."""
+        return 0 < pos - track.positions[-1] <= self.max_gap and self.shots.same_shot(track.positions[-1], pos)
+
+    def add(self, pos: int, boxes: np.ndarray, scores: np.ndarray, points: np.ndarray | None = None) -> None:
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         scores = np.asarray(scores, np.float32).reshape(-1)
-        points = np.asarray(rest[0], np.float32).reshape(-1, 5, 2) if rest else None
-        active = [t for t in tracks
-                  if 0 < pos - t.positions[-1] <= max_gap and shots.same_shot(t.positions[-1], pos)]
+        points = np.asarray(points, np.float32).reshape(-1, 5, 2) if points is not None else None
+        active = [t for t in self.tracks if self.is_open(t, pos)]
         taken_t: set[int] = set()
         taken_d: set[int] = set()
         if active and len(boxes):
             last = np.stack([t.boxes[-1] for t in active])
             pred = np.stack([t.predict(pos) for t in active])
-            affinity = _affinity(last, pred, boxes, iou_threshold, max_shift)
+            affinity = _affinity(last, pred, boxes, self.iou_threshold, self.max_shift)
             for flat in np.argsort(-affinity, axis=None, kind="stable"):
                 ti, di = np.unravel_index(flat, affinity.shape)
                 if affinity[ti, di] <= 0:
@@ -122,9 +128,29 @@ def link_detections(
                 active[ti].landmarks.append(points[di] if points is not None else None)
         for di in range(len(boxes)):
             if di not in taken_d:
-                tracks.append(_Open([pos], [boxes[di]], [float(scores[di])],
-                                    [points[di] if points is not None else None]))
-    return tracks
+                self.tracks.append(_Open([pos], [boxes[di]], [float(scores[di])],
+                                         [points[di] if points is not None else None]))
+
+    def settled(self, next_detection: int, smoothing: int) -> int:
+        """The first position whose smoothed box could still change, given that every detector run before
+        ``next_detection`` has been added and none after it: a new track starts at a later run, and an open
+        track's box moves only within half a smoothing window of its last detection."""
+        bound = next_detection
+        for t in self.tracks:
+            if self.is_open(t, next_detection):  # the box at p averages positions p ± smoothing // 2
+                bound = min(bound, t.positions[-1] - smoothing // 2 + 1)
+        return bound
+
+
+def link_detections(
+    detections: Sequence[tuple[int, np.ndarray, np.ndarray]], iou_threshold: float, max_gap: int,
+    max_shift: float = 1.0, shots: Shots | None = None,
+) -> list[_Open]:
+    """``Linker`` over every detection ``(position, boxes (M, 4), scores (M,)[, landmarks (M, 5, 2)])``."""
+    linker = Linker(iou_threshold, max_gap, max_shift, shots)
+    for pos, boxes, scores, *rest in sorted(detections, key=lambda d: d[0]):
+        linker.add(pos, boxes, scores, rest[0] if rest else None)
+    return linker.tracks
 
 
 def smooth_boxes(boxes: np.ndarray, window: int) -> np.ndarray:
@@ -159,21 +185,31 @@ def densify(raw: _Open, smoothing: int) -> Track:
     return Track(dense, smooth_boxes(boxes, smoothing), scores, detected, landmarks)
 
 
+def effective_gap(cfg: TrackerConfig, detect_every: int) -> int:
+    """A track must at least survive the regular interval between two detector runs."""
+    return max(cfg.max_gap, detect_every)
+
+
+def keep_tracks(raw: Sequence[_Open], cfg: TrackerConfig) -> list[tuple[int, Track]]:
+    """(index in ``raw``, dense track) of the linked tracks that are long, large and confident enough,
+    ordered by start then by face size."""
+    kept = []
+    for i, r in enumerate(raw):
+        t = densify(r, cfg.smoothing)
+        if len(t.positions) < cfg.min_frames:
+            continue
+        if t.face_size < cfg.min_face_size or t.det_score < cfg.min_score:
+            continue
+        kept.append((i, t))
+    kept.sort(key=lambda it: (int(it[1].positions[0]), -it[1].face_size))
+    return kept
+
+
 def build_tracks(
     detections: Sequence[tuple[int, np.ndarray, np.ndarray]], cfg: TrackerConfig, detect_every: int = 1,
     shots: Shots | None = None,
 ) -> list[Track]:
     """Detections on sparse positions -> kept dense tracks, ordered by start then by face size; no track
     crosses a cut of ``shots``."""
-    # A track must at least survive the regular interval between two detector runs.
-    raw = link_detections(detections, cfg.iou_threshold, max(cfg.max_gap, detect_every), cfg.max_shift, shots)
-    kept = []
-    for r in raw:
-        t = densify(r, cfg.smoothing)
-        if len(t.positions) < cfg.min_frames:
-            continue
-        if t.face_size < cfg.min_face_size or t.det_score < cfg.min_score:
-            continue
-        kept.append(t)
-    kept.sort(key=lambda t: (int(t.positions[0]), -t.face_size))
-    return kept
+    raw = link_detections(detections, cfg.iou_threshold, effective_gap(cfg, detect_every), cfg.max_shift, shots)
+    return [t for _, t in keep_tracks(raw, cfg)]

@@ -1,6 +1,6 @@
 """Video reading: decord for random access to the sampled frames, PyAV when decord is missing or fails.
 
-Both backends yield RGB uint8 frames for a sorted list of frame indices, in chunks, so a long
+Both backends yield RGB uint8 frames for a sorted list of frame indices, one at a time, so a long
 high-resolution video never has to sit in memory whole. ``write_video`` is the one writer (sample
 data, tests).
 """
@@ -27,8 +27,10 @@ def _decord():
         return None
     return decord
 
-# decord's get_batch decodes a whole list at once; chunks bound memory for 1080p+ videos.
-_CHUNK = 16
+# Frames are read one at a time with decord's next(): its get_batch keeps memory that grows with the
+# video (measured: 1.0 GB after 300 1080p frames, 1.3 GB after 600, against 0.12 GB for next()). A gap
+# longer than this is sought (a keyframe seek plus decoding up to the frame) rather than decoded through.
+_SEEK_GAP = 32
 
 
 
@@ -91,14 +93,17 @@ class VideoReader:
         done = 0
         if self._decord is not None:
             try:
-                for start in range(0, len(indices), _CHUNK):
-                    chunk = [i for i in indices[start : start + _CHUNK] if i < self.info.num_frames]
-                    if not chunk:
+                vr, at = self._decord, None  # `at`: the index vr.next() returns
+                for i in indices:
+                    if i >= self.info.num_frames:
                         break
-                    batch = self._decord.get_batch(chunk).asnumpy()
-                    for i, frame in zip(chunk, batch, strict=True):
-                        yield i, frame
-                        done += 1
+                    if at is None or i < at or i - at > _SEEK_GAP:
+                        vr.seek_accurate(i)
+                    elif i > at:
+                        vr.skip_frames(i - at)  # decoded, never converted
+                    at = i + 1
+                    yield i, vr.next().asnumpy()
+                    done += 1
                 return
             except Exception as e:
                 log.debug("%s: decord failed mid-read (%s), continuing with PyAV", self.path, _short(e))

@@ -42,7 +42,7 @@ class Predictor:
 
     def __init__(self, ckpt: dict[str, Any], device: str | torch.device = "auto", name: str = "checkpoint",
                  options: PredictOptions | None = None, test: dict[str, float] | None = None):
-        from preprocessing.config import ClipConfig, FaceCropConfig
+        from preprocessing.config import ClipConfig, FaceCropConfig, current_face_settings
 
         from ..configschema import from_dict
 
@@ -86,7 +86,7 @@ class Predictor:
         if "threshold" not in dc:
             self.notes.append("the checkpoint has no validation threshold; using 0.5")
         if dc.get("faces"):
-            self.faces = from_dict(FaceCropConfig, dc["faces"], prefix="faces.")
+            self.faces = from_dict(FaceCropConfig, current_face_settings(dc["faces"]), prefix="faces.")
         else:
             self.faces = FaceCropConfig()
             self.notes.append("the checkpoint does not record how its training faces were cropped; "
