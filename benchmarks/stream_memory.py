@@ -86,13 +86,13 @@ def measure(argv: list[str]) -> tuple[float, float, int]:
     return float(out[0]), int(out[1]) / 1024, int(out[2])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", help="a video checkpoint for the predict rows")
     parser.add_argument("--lengths", type=int, nargs="+", default=[10, 60, 300], help="seconds of video")
     parser.add_argument("--only", choices=["predict", "preprocess"], help="one command's rows")
     parser.add_argument("--workdir", help="where the videos go (default: a temporary folder)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.only != "preprocess" and not args.checkpoint:
         parser.error("the predict rows need --checkpoint (or --only preprocess)")
     cli = [sys.executable, "-m", "app.cli"]
