@@ -77,7 +77,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "export": ("deepfake-ssat export runs/dfdc/best.pt detectors/dfdc-videomae-ssat",
                "deepfake-ssat export runs/dfdc/best.pt detectors/dfdc --name dfdc-videomae-ssat --overwrite"),
     "predict": ("deepfake-ssat predict clip.mp4 --checkpoint runs/dfdc/best.pt",
-                "deepfake-ssat predict videos/ --checkpoint runs/dfdc/best.pt --json results.json --max-segments 0"),
+                "deepfake-ssat predict videos/ --checkpoint runs/dfdc/best.pt --json results.json --max-segments 0",
+                "deepfake-ssat predict /data/uploads --checkpoint detectors/dfdc --out results.jsonl --quiet"),
 }
 
 
@@ -230,27 +231,40 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    import time
+
     from preprocessing.video import VideoDecodeError, find_videos
 
     from .inference import Prediction, PredictOptions, Predictor, format_table
+    from .inference.output import ResultsFile, summary_lines
 
     videos = find_videos(args.videos)
     if not videos:
         raise FileNotFoundError(f"no video files in {', '.join(args.videos)}")
+    out = ResultsFile(args.out) if args.out else None  # a bad --out answers before the model loads
+    todo = [v for v in videos if out is None or str(v.resolve()) not in out.done]
     opts = PredictOptions(batch_size=args.batch_size, max_segments_per_track=args.max_segments or None,
                           int8=args.int8, precision=args.precision)
     predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, options=opts)
     results: list = []
-    for n, path in enumerate(videos, 1):
+    start = time.perf_counter()
+    for n, path in enumerate(todo, 1):
         try:
-            with _progress_bar(f"[{n}/{len(videos)}] {path.name}", disable=args.quiet) as progress:
-                results.append(predictor.predict(path, progress=progress))
+            with _progress_bar(f"[{n}/{len(todo)}] {path.name}", disable=args.quiet) as progress:
+                result = predictor.predict(path, progress=progress)
         except VideoDecodeError as e:
-            results.append((str(path), f"cannot read video: {e}"))
+            result = (str(path), f"cannot read video: {e}")
         except Exception as e:  # one bad file must not stop the others
             log.debug("predict failed on %s", path, exc_info=True)
-            results.append((str(path), f"{type(e).__name__}: {e}"))
-    _print_table(("file", "verdict", "fake prob", "tracks", "segments", "seconds", "note"), format_table(results))
+            result = (str(path), f"{type(e).__name__}: {e}")
+        results.append(result)
+        if out is not None:
+            out.write(result)
+    if out is not None:
+        sys.stdout.write("\n".join(summary_lines(results, len(videos) - len(todo), out.verdicts,
+                                                 time.perf_counter() - start, out.path)) + "\n")
+    else:
+        _print_table(("file", "verdict", "fake prob", "tracks", "segments", "seconds", "note"), format_table(results))
     ok = [r for r in results if isinstance(r, Prediction)]
     info = predictor.describe()
     sys.stdout.write(f"{len(ok)} of {len(results)} files scored with {predictor.name} "
@@ -261,7 +275,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
                "results": [r.to_dict() if isinstance(r, Prediction) else {"path": r[0], "error": r[1]}
                            for r in results]}
         Path(args.json).write_text(json.dumps(doc, indent=2))
-    return 0 if ok else 1
+    return 0 if ok or (out is not None and not todo) else 1
 
 
 @contextlib.contextmanager
@@ -402,6 +416,9 @@ def build_parser(extra_commands: Sequence[Callable[[Any], None]] = ()) -> argpar
     p.add_argument("videos", nargs="+", metavar="VIDEO_OR_FOLDER", help="video files or folders (searched recursively)")
     p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     p.add_argument("--json", help="also write every result (segments, tracks, timings) to this JSON file")
+    p.add_argument("--out", metavar="RESULTS.jsonl|RESULTS.csv",
+                   help="folder-scale: one line per video, written as soon as it is scored; a rerun skips the "
+                        "videos already in the file; prints a summary instead of the table")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
     p.add_argument("--batch-size", type=int, default=8, help="segments per forward pass")
     p.add_argument("--max-segments", type=int, default=32,

@@ -244,6 +244,61 @@ def test_predict_command_scores_a_folder_despite_a_corrupt_file(ckpt, media, tmp
     assert by_name["one.mp4"]["verdict"] in ("real", "fake") and doc["checkpoint"]["dataset"] == "dfdc"
 
 
+def test_predict_out_writes_a_line_per_video_and_resumes(ckpt, media, tmp_path, capsys):
+    """`predict DIR --out results.jsonl`: a line per video as it is scored, the bad file recorded with its
+    reason, a summary; a rerun skips what is in the file; a line cut short by a crash is scored again."""
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for key in ("one", "two", "blank", "corrupt"):
+        (folder / media[key].name).write_bytes(media[key].read_bytes())
+    out = tmp_path / "results.jsonl"
+    argv = ["predict", str(folder), "--checkpoint", str(ckpt), "--device", "cpu", "--quiet", "--out", str(out)]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    by_name = {Path(r["path"]).name: r for r in lines}
+    assert sorted(by_name) == ["blank.mp4", "corrupt.mp4", "one.mp4", "two.mp4"]
+    assert by_name["corrupt.mp4"]["verdict"] == "error" and "cannot read video" in by_name["corrupt.mp4"]["error"]
+    assert by_name["blank.mp4"]["verdict"] == "inconclusive" and by_name["two.mp4"]["counts"]["tracks"] == 2
+    assert "scored 4 video(s)" in text and "1 inconclusive, 1 error" in text and "failed: corrupt.mp4" in text
+    assert "file | verdict" not in text  # the summary, not the per-video table
+
+    assert main(argv) == 0  # everything is in the file: nothing is scored again
+    assert "scored 0 video(s)" in capsys.readouterr().out and len(out.read_text().splitlines()) == 4
+
+    kept = [x for x in out.read_text().splitlines() if "two.mp4" not in x]
+    out.write_text("\n".join(kept) + "\n" + '{"path": "' + str(folder / "two.mp4") + '", "verd')  # a crash mid-line
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "scored 1 video(s)" in text and "3 already in" in text
+    again = [json.loads(x) for x in out.read_text().splitlines()]
+    assert sorted(Path(r["path"]).name for r in again) == sorted(by_name)
+    rescored = next(r for r in again if r["path"].endswith("two.mp4"))
+    assert rescored["score"] == pytest.approx(by_name["two.mp4"]["score"])
+
+
+def test_predict_out_csv_and_bad_out_files(ckpt, media, tmp_path, capsys):
+    out = tmp_path / "results.csv"
+    assert main(["predict", str(media["one"]), str(media["corrupt"]), "--checkpoint", str(ckpt), "--device", "cpu",
+                 "--quiet", "--out", str(out)]) == 0
+    import csv
+
+    with out.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [Path(r["path"]).name for r in rows] == ["one.mp4", "corrupt.mp4"]  # in the order given
+    assert rows[1]["verdict"] == "error" and rows[0]["verdict"] in ("real", "fake")
+    assert 0.0 <= float(rows[0]["fake_probability"]) <= 1.0 and int(rows[0]["segments"]) >= 1
+    capsys.readouterr()
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text("my own notes\n")
+    for bad, message in ((tmp_path / "results.txt", "give a .jsonl or a .csv file"),
+                         (notes, "is not a JSON line")):
+        assert main(["predict", str(media["one"]), "--checkpoint", str(ckpt), "--out", str(bad)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err
+    assert notes.read_text() == "my own notes\n"
+
+
 def test_predict_command_errors(ckpt, media, tmp_path, capsys):
     assert main(["predict", str(media["corrupt"]), "--checkpoint", str(ckpt), "--device", "cpu"]) == 1
     assert main(["predict", str(media["one"]), "--checkpoint", str(tmp_path / "missing.pt")]) == 2
