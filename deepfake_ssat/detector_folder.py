@@ -26,14 +26,23 @@ WEIGHTS, CONFIG, CARD = "model.safetensors", "config.json", "README.md"
 _HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
 
 
+_WEIGHT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors")
+
+
 def is_hub_id(source: str | Path) -> bool:
-    """``owner/name`` that is no local path: a Hugging Face hub repository."""
-    return bool(_HUB_ID.fullmatch(str(source))) and not Path(source).exists()
+    """``owner/name`` that cannot be a local path: a Hugging Face hub repository. A missing ``runs/x`` whose
+    first part is a local folder, a relative ``./x``, or a name ending like a weights file is a path (so a
+    typo answers "not found" here, never with someone else's weights from the hub)."""
+    text = str(source)
+    return (bool(_HUB_ID.fullmatch(text)) and not text.startswith(".")
+            and not text.lower().endswith(_WEIGHT_SUFFIXES) and not Path(text).exists()
+            and not Path(text.split("/")[0]).exists())
 
 
 def is_detector_folder(path: str | Path) -> bool:
+    """A folder with a ``config.json`` (read_detector_folder checks it and the weights beside it)."""
     path = Path(path)
-    return path.is_dir() and (path / CONFIG).is_file() and (path / WEIGHTS).is_file()
+    return path.is_dir() and (path / CONFIG).is_file() and not (path / "last.pt").is_file()
 
 
 def detector_config(ckpt: dict[str, Any], model_config: dict[str, Any], loss: dict[str, Any],
@@ -99,9 +108,17 @@ def read_detector_folder(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{path} is not a deepfake-ssat detector folder ({CONFIG} has no \"format\": \"{FORMAT}\"; "
                          "export one with `deepfake-ssat export CHECKPOINT DIR`, or for foreign weights use "
                          "model.init=PATH)")
-    if int(doc.get("format_version", 0)) > FOLDER_VERSION:
-        raise ValueError(f"{path} is a detector folder of format {doc['format_version']}, newer than this "
+    version = doc.get("format_version")
+    if not isinstance(version, int):
+        raise ValueError(f"{path / CONFIG}: format_version {version!r} is not a number; export the folder again")
+    if version > FOLDER_VERSION:
+        raise ValueError(f"{path} is a detector folder of format {version}, newer than this "
                          f"deepfake-ssat reads ({FOLDER_VERSION}): upgrade deepfake-ssat")
+    for key, kind in (("architecture", dict), ("config", dict), ("data_config", dict)):
+        if not isinstance(doc.get(key), kind):
+            raise ValueError(f"{path / CONFIG} lacks its {key!r} section (edited by hand?); export the folder again")
+    if not (path / WEIGHTS).is_file():
+        raise FileNotFoundError(f"{path} has a detector config.json but no {WEIGHTS} beside it")
     try:
         tensors = load_file(str(path / WEIGHTS))
     except (SafetensorError, OSError) as e:
@@ -114,11 +131,24 @@ def read_detector_folder(path: str | Path) -> dict[str, Any]:
 
 
 def download_detector(repo_id: str) -> Path:
-    """A detector folder from the Hugging Face hub (its three files only), in the hub's local cache."""
+    """A detector folder from the Hugging Face hub, in the hub's local cache: its config.json first (another
+    kind of model is refused before its weights are fetched), then the weights and the model card."""
     try:
-        from huggingface_hub import snapshot_download
+        from huggingface_hub import hf_hub_download, snapshot_download
 
-        return Path(snapshot_download(repo_id, allow_patterns=[WEIGHTS, CONFIG, CARD]))
+        config = Path(hf_hub_download(repo_id, CONFIG))
     except Exception as e:  # offline, no such repository, gated: one line either way
         raise FileNotFoundError(f"{repo_id} is no local path, and as a Hugging Face hub id it could not be fetched "
+                                f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    try:
+        doc = json.loads(config.read_text())
+    except (OSError, json.JSONDecodeError):
+        doc = None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ValueError(f"hub repository {repo_id} is not a deepfake-ssat detector (its {CONFIG} has no \"format\": "
+                         f"\"{FORMAT}\"); for foreign weights use model.init={repo_id}")
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=[WEIGHTS, CONFIG, CARD]))
+    except Exception as e:
+        raise FileNotFoundError(f"could not fetch the weights of {repo_id} from the Hugging Face hub "
                                 f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None

@@ -309,8 +309,9 @@ class VideoTask:
         if isinstance(split, str) and split not in SPLITS:
             raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
         rows = select_tracks(self.rows, split, methods)
+        segments = self._segments(rows)  # names any missing clip file first
         self._check_clip_size(rows[0])
-        return self._segments(rows)
+        return segments
 
     def predict(self, model: SSATModel, dataset, runtime: Runtime, batch_size: int, num_workers: int) -> dict:
         """Fake probability of every segment → per-track mean → per-video max."""

@@ -94,6 +94,9 @@ def _train(cfg: Config, runtime: Runtime, resume: str | Path | None, task_check=
     ckpt = None
     if resume is not None:
         ckpt = read_checkpoint(Path(resume) if str(resume) else out_dir)
+        if "optimizer" not in ckpt:  # best.pt and detector folders carry the weights, not the training state
+            raise ValueError(f"cannot resume from {resume or out_dir}: it holds no optimiser state; give the run "
+                             "folder or its last.pt")
         saved = from_dict(Config, ckpt["config"])
         if saved.model != cfg.model:
             raise ValueError("cannot resume: the model section differs from the checkpoint's "

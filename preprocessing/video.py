@@ -87,7 +87,8 @@ class VideoReader:
         """Yield ``(index, frame)`` for the sorted ``indices``; frame is (H, W, 3) uint8 RGB.
 
         Indices past the real end of the stream (frame counts in headers can be wrong) are
-        silently not yielded; a decode failure raises VideoDecodeError.
+        silently not yielded; a decode failure raises VideoDecodeError. One reader serves one
+        ``frames`` iteration at a time (it keeps decord's position between frames).
         """
         indices = sorted(set(int(i) for i in indices))
         done = 0
@@ -102,7 +103,11 @@ class VideoReader:
                     elif i > at:
                         vr.skip_frames(i - at)  # decoded, never converted
                     at = i + 1
-                    yield i, vr.next().asnumpy()
+                    try:
+                        frame = vr.next().asnumpy()
+                    except StopIteration:  # the header promised more frames than the stream has
+                        return
+                    yield i, frame
                     done += 1
                 return
             except Exception as e:

@@ -104,33 +104,83 @@ def test_model_init_takes_a_folder(folder):
 
 
 def test_a_hub_id_loads_through_huggingface_hub(folder, monkeypatch):
-    """No network here: the hub's download returns the local folder, as its cache would."""
+    """No network here: the hub's downloads return the local folder's files, as its cache would."""
     import huggingface_hub
 
-    asked = {}
+    asked = []
+
+    def hf_hub_download(repo_id, filename, **kw):
+        asked.append((repo_id, filename))
+        return str(folder / filename)
 
     def snapshot_download(repo_id, allow_patterns=None, **kw):
-        asked.update(repo_id=repo_id, allow_patterns=allow_patterns)
+        asked.append((repo_id, tuple(allow_patterns)))
         return str(folder)
 
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", hf_hub_download)
     monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
     ckpt = read_checkpoint("someone/sample-detector")
-    assert asked["repo_id"] == "someone/sample-detector" and "model.safetensors" in asked["allow_patterns"]
+    assert asked[0] == ("someone/sample-detector", "config.json")  # the config first, then the weights
+    assert "model.safetensors" in asked[1][1]
     assert ckpt["arch"]["embed_dim"] == 32 and ckpt["detector_folder"] == str(folder)
+
+
+def test_a_foreign_hub_repo_is_refused_before_its_weights(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "videomae"}))
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda repo_id, filename, **kw: str(tmp_path / filename))
+
+    def no_weights(*a, **kw):
+        raise AssertionError("the weights were fetched")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", no_weights)
+    with pytest.raises(ValueError, match="is not a deepfake-ssat detector"):
+        read_checkpoint("MCG-NJU/videomae-base")
+
+
+def test_what_counts_as_a_hub_id(tmp_path, monkeypatch):
+    from deepfake_ssat.detector_folder import is_hub_id
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    assert is_hub_id("someone/detector") and is_hub_id("MCG-NJU/videomae-base")
+    for path in ("runs/not_yet", "./x/y", "../x", "run1/last.pt", "a/b.safetensors", "model", "a/b/c"):
+        assert not is_hub_id(path), path
 
 
 def test_an_unreachable_hub_id_is_one_line(monkeypatch, tmp_path, capsys):
     import huggingface_hub
 
-    def offline(repo_id, **kw):
+    def offline(repo_id, *a, **kw):
         raise OSError("We couldn't connect to 'https://huggingface.co'.\nCheck your connection.")
 
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
     monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
     monkeypatch.chdir(tmp_path)
     assert main(["predict", str(write_video(tmp_path / "v.mp4", face_frames(8))), "--checkpoint",
                  "nobody/detector"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "nobody/detector is no local path" in err and "OSError" in err
+
+
+def test_a_missing_local_checkpoint_is_not_looked_up_on_the_hub(tmp_path, monkeypatch, capsys):
+    import huggingface_hub
+
+    def network(*a, **kw):
+        raise AssertionError("a local path went to the hub")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", network)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    assert main(["eval", "--checkpoint", "runs/best.pt"]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
+
+
+def test_resume_from_a_detector_folder_is_one_line(folder, capsys):
+    assert main(["train", "--resume", str(folder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "holds no optimiser state" in err
 
 
 def test_export_refuses_what_it_cannot_do_in_one_line(ckpt, folder, tmp_path, capsys):

@@ -74,7 +74,8 @@ def _module_name(path: Path, root: Path) -> str:
 
 def module_imports(path: Path, root: Path, modules: set[str]) -> set[str]:
     """The modules of ``modules`` that the file imports anywhere in its body, relative imports resolved
-    (``from .x import y`` names module ``pkg.x.y`` when that is a module, else ``pkg.x``)."""
+    (``from .x import y`` names module ``pkg.x.y`` when that is a module, else ``pkg.x``), with the
+    packages whose ``__init__`` such an import runs."""
     name = _module_name(path, root)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
@@ -95,6 +96,12 @@ def module_imports(path: Path, root: Path, modules: set[str]) -> set[str]:
                 target = target.rpartition(".")[0]
             if target and target != name:
                 found.add(target)
+            # Importing a.b.c runs a/b/__init__.py too (the importer's own packages have run already).
+            parent = target.rpartition(".")[0]
+            while parent:
+                if parent in modules and not name.startswith(parent + "."):
+                    found.add(parent)
+                parent = parent.rpartition(".")[0]
     return found
 
 
@@ -152,3 +159,16 @@ def test_the_circle_check_sees_lazy_and_relative_imports(tmp_path):
     (pkg / "c.py").write_text("def f():\n    from .a import X\n    return X\n")
     (pkg / "d.py").write_text("from .c import f\n")
     assert import_circles(tmp_path) == [["deepfake_ssat.a", "deepfake_ssat.c", "deepfake_ssat.sub.b"]]
+
+
+def test_the_circle_check_follows_package_inits(tmp_path):
+    """Importing pkg.p.q runs pkg/p/__init__.py: a circle closed through that __init__ is one too."""
+    for name in LAYERS:
+        (tmp_path / name).mkdir()
+    pkg = tmp_path / "deepfake_ssat"
+    (pkg / "p").mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "p" / "__init__.py").write_text("from ..e import f\n")
+    (pkg / "p" / "q.py").write_text("g = 1\n")
+    (pkg / "e.py").write_text("def f():\n    from .p.q import g\n    return g\n")
+    assert import_circles(tmp_path) == [["deepfake_ssat.e", "deepfake_ssat.p"]]
