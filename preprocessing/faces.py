@@ -20,7 +20,7 @@ from .config import FaceCropConfig
 from .cropping import crop_face, landmarks_in_crop
 from .detection import FaceDetector
 from .shots import Shots, frame_signature, signature_distance
-from .tracking import Linker, densify, effective_gap, keep_tracks
+from .tracking import Linker, densify, effective_gap, keep_tracks, keeps
 from .video import VideoDecodeError, VideoReader
 
 # progress(fraction in [0, 1], description) -- the call signature of gradio.Progress and easy to adapt.
@@ -178,6 +178,7 @@ class _TrackStream:
         self.cropped_to = 0  # every position before this is settled and cropped
         self.crops: dict[int, dict[int, np.ndarray]] = {}  # track → position (reuse: its frame's k) → crop
         self.max_frames_held = 0  # the most frames held at once (tests pin it)
+        self.rejected: set[int] = set()  # closed tracks that failed the keep rules: no crops kept
         # reuse: source frame index → (track, k) of every crop to cut from that frame
         self.reuse_at: dict[int, list[tuple[int, int]]] = {}
         for i, tr in enumerate(reuse or ()):
@@ -213,6 +214,7 @@ class _TrackStream:
             # The batch filled with this frame, so it has been detected: the next run is at a later frame
             # (a cut at the next frame adds this one, which is no new run).
             self._settle(self.linker.settled(pos + 1, self.cfg.tracker.smoothing))
+            self._drop_rejected(pos + 1)
 
     def _detect(self, pos: int) -> None:
         if pos not in self.detected:
@@ -240,7 +242,7 @@ class _TrackStream:
         t = time.perf_counter()
         boxes = {}
         for i, raw in enumerate(self.linker.tracks):
-            if raw.positions[-1] >= self.cropped_to and raw.positions[0] < upto:
+            if raw.positions[-1] >= self.cropped_to and raw.positions[0] < upto and i not in self.rejected:
                 boxes[i] = (raw.positions[0], densify(raw, self.cfg.tracker.smoothing).boxes)
         for pos in sorted(p for p in self.frames if p < upto):
             frame = self.frames.pop(pos)
@@ -250,6 +252,16 @@ class _TrackStream:
                                                                   self.cfg.size)
         self.cropped_to = upto
         self.timings["crop"] += time.perf_counter() - t
+
+    def _drop_rejected(self, next_run: int) -> None:
+        """Free the crops of tracks that have closed (no later run can extend them), are cropped to their
+        end, and fail the keep rules (short, small or unsure: false detections, mostly)."""
+        for i in [i for i in self.crops if i not in self.rejected]:
+            raw = self.linker.tracks[i]
+            if raw.positions[-1] < self.cropped_to and not self.linker.is_open(raw, next_run):
+                if not keeps(densify(raw, self.cfg.tracker.smoothing), self.cfg.tracker):
+                    del self.crops[i]
+                    self.rejected.add(i)
 
     def finish(self, clip_idx: np.ndarray) -> list[FaceTrack]:
         """The kept tracks with their crops, once the last frame has been pushed."""

@@ -190,17 +190,16 @@ def effective_gap(cfg: TrackerConfig, detect_every: int) -> int:
     return max(cfg.max_gap, detect_every)
 
 
+def keeps(track: Track, cfg: TrackerConfig) -> bool:
+    """Long, large and confident enough to be a face track."""
+    return (len(track.positions) >= cfg.min_frames and track.face_size >= cfg.min_face_size
+            and track.det_score >= cfg.min_score)
+
+
 def keep_tracks(raw: Sequence[_Open], cfg: TrackerConfig) -> list[tuple[int, Track]]:
     """(index in ``raw``, dense track) of the linked tracks that are long, large and confident enough,
     ordered by start then by face size."""
-    kept = []
-    for i, r in enumerate(raw):
-        t = densify(r, cfg.smoothing)
-        if len(t.positions) < cfg.min_frames:
-            continue
-        if t.face_size < cfg.min_face_size or t.det_score < cfg.min_score:
-            continue
-        kept.append((i, t))
+    kept = [(i, t) for i, t in ((i, densify(r, cfg.smoothing)) for i, r in enumerate(raw)) if keeps(t, cfg)]
     kept.sort(key=lambda it: (int(it[1].positions[0]), -it[1].face_size))
     return kept
 

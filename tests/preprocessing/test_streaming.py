@@ -18,30 +18,32 @@ SIDE = 24  # the square's side, px
 
 
 class SquareDetector:
-    """Finds the bright square: its bounding box, score 0.99, five landmarks inside it."""
+    """Finds the bright squares (one per connected blob): box, score 0.99, five landmarks inside it."""
 
     def __init__(self) -> None:
         self.batches: list[int] = []
 
     def detect(self, frames):
+        import cv2
+
         self.batches.append(len(frames))
         out = []
         for f in frames:
-            ys, xs = np.nonzero(f[..., 1] > 200)
-            if len(xs) < SIDE * SIDE // 2:
-                out.append((np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32)))
-                continue
-            box = np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float32)
-            cx, cy = (box[0, 0] + box[0, 2]) / 2, (box[0, 1] + box[0, 3]) / 2
-            points = np.array([[[cx - 5, cy - 4], [cx + 5, cy - 4], [cx, cy], [cx - 4, cy + 5], [cx + 4, cy + 5]]],
-                              np.float32)
-            out.append((box, np.array([0.99], np.float32), points))
+            n, _, stats, _ = cv2.connectedComponentsWithStats((f[..., 1] > 200).astype(np.uint8))
+            boxes = [(x, y, x + w, y + h) for x, y, w, h, area in stats[1:] if area >= SIDE * SIDE // 2]
+            boxes = np.array(boxes, np.float32).reshape(-1, 4)
+            cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+            offsets = np.array([[-5, -4], [5, -4], [0, 0], [-4, 5], [4, 5]], np.float32)
+            points = np.stack([cx, cy], 1)[:, None, :] + offsets[None]
+            out.append((boxes, np.full(len(boxes), 0.99, np.float32), points.astype(np.float32)))
         return out
 
 
-def square_video(path, n: int, cut: int | None = None, gone: tuple[int, int] | None = None):
+def square_video(path, n: int, cut: int | None = None, gone: tuple[int, int] | None = None,
+                 flash: tuple[int, int] | None = None):
     """A square swaying over a dark canvas; at ``cut`` the canvas turns another colour and the
-    square jumps; during ``gone`` (start, end) it is hidden (a face that leaves and comes back)."""
+    square jumps; during ``gone`` (start, end) it is hidden (a face that leaves and comes back); during
+    ``flash`` a second square shows for a moment (a false detection, too short to keep)."""
     frames = np.empty((n, 96, 128, 3), np.uint8)
     for t in range(n):
         shot = int(cut is not None and t >= cut)
@@ -50,6 +52,8 @@ def square_video(path, n: int, cut: int | None = None, gone: tuple[int, int] | N
         x, y = (10 + sway, 30) if not shot else (90 - sway, 50)
         if gone is None or not gone[0] <= t < gone[1]:
             frames[t, y:y + SIDE, x:x + SIDE] = (120, 255, 120)
+        if flash is not None and flash[0] <= t < flash[1]:
+            frames[t, 4:4 + SIDE, 100:100 + SIDE] = (120, 255, 120)
     return write_video(path, frames, codec="mp4v")
 
 
@@ -79,6 +83,24 @@ def run(path, batch: int):
     finally:
         faces._TrackStream.finish = finish
     return vf, held[0]
+
+
+def rejected_before_the_end(path, batch):
+    import preprocessing.faces as faces
+
+    seen = []
+    finish = faces._TrackStream.finish
+
+    def spy(self, clip_idx):
+        seen.append((len(self.rejected), len(self.crops)))
+        return finish(self, clip_idx)
+
+    faces._TrackStream.finish = spy
+    try:
+        vf = extract_tracks(path, faces_cfg(batch), detector=SquareDetector())
+    finally:
+        faces._TrackStream.finish = finish
+    return vf, seen[0]
 
 
 def assert_same(a, b):
@@ -120,3 +142,11 @@ def test_a_cut_on_a_batch_border_still_ends_its_track(tmp_path, cut):
     spans = [(int(t.frame_indices[0]), int(t.frame_indices[-1])) for t in streamed.tracks]
     assert spans == [(0, cut - 1), (cut, 59)]
     assert_same(streamed, whole)
+
+
+def test_a_short_false_track_lets_its_crops_go_once_it_closes(tmp_path):
+    path = square_video(tmp_path / "flash.mp4", 120, flash=(20, 23))  # seen by one detector run (frame 20)
+    vf, (rejected, holding) = rejected_before_the_end(path, 2)
+    whole, _ = run(path, 10_000)
+    assert len(vf.tracks) == 1 and rejected == 1 and holding == 1  # only the kept track's crops remain
+    assert_same(vf, whole)
