@@ -145,30 +145,27 @@ def test_no_import_circle_inside_a_package():
     assert import_circles() == []
 
 
-def test_the_circle_check_sees_lazy_and_relative_imports(tmp_path):
-    """A circle closed by a function-level relative import, three modules round, is caught; a one-way
-    import of a package's module is not a circle."""
-    for name in LAYERS:
-        (tmp_path / name).mkdir()
-    pkg = tmp_path / "deepfake_ssat"
-    (pkg / "sub").mkdir()
-    (pkg / "__init__.py").write_text("")
-    (pkg / "sub" / "__init__.py").write_text("")
-    (pkg / "a.py").write_text("from .sub import b\n")
-    (pkg / "sub" / "b.py").write_text("import deepfake_ssat.c\n")
-    (pkg / "c.py").write_text("def f():\n    from .a import X\n    return X\n")
-    (pkg / "d.py").write_text("from .c import f\n")
-    assert import_circles(tmp_path) == [["deepfake_ssat.a", "deepfake_ssat.c", "deepfake_ssat.sub.b"]]
+# (files of a synthetic deepfake_ssat package, the circles the check must report)
+_CIRCLE_CASES = {
+    # closed by a function-level relative import, three modules round; d's one-way import is no circle
+    "lazy and relative": ({"__init__.py": "", "sub/__init__.py": "", "a.py": "from .sub import b\n",
+                           "sub/b.py": "import deepfake_ssat.c\n",
+                           "c.py": "def f():\n    from .a import X\n    return X\n", "d.py": "from .c import f\n"},
+                          [["deepfake_ssat.a", "deepfake_ssat.c", "deepfake_ssat.sub.b"]]),
+    # importing pkg.p.q runs pkg/p/__init__.py: a circle closed through that __init__ is one too
+    "through a package init": ({"__init__.py": "", "p/__init__.py": "from ..e import f\n", "p/q.py": "g = 1\n",
+                                "e.py": "def f():\n    from .p.q import g\n    return g\n"},
+                               [["deepfake_ssat.e", "deepfake_ssat.p"]]),
+}
 
 
-def test_the_circle_check_follows_package_inits(tmp_path):
-    """Importing pkg.p.q runs pkg/p/__init__.py: a circle closed through that __init__ is one too."""
+@pytest.mark.parametrize("case", list(_CIRCLE_CASES))
+def test_the_circle_check_sees_lazy_relative_and_init_imports(tmp_path, case):
+    files, circles = _CIRCLE_CASES[case]
     for name in LAYERS:
         (tmp_path / name).mkdir()
-    pkg = tmp_path / "deepfake_ssat"
-    (pkg / "p").mkdir()
-    (pkg / "__init__.py").write_text("")
-    (pkg / "p" / "__init__.py").write_text("from ..e import f\n")
-    (pkg / "p" / "q.py").write_text("g = 1\n")
-    (pkg / "e.py").write_text("def f():\n    from .p.q import g\n    return g\n")
-    assert import_circles(tmp_path) == [["deepfake_ssat.e", "deepfake_ssat.p"]]
+    for rel, text in files.items():
+        path = tmp_path / "deepfake_ssat" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    assert import_circles(tmp_path) == circles

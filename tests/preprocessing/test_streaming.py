@@ -68,31 +68,15 @@ def faces_cfg(batch: int) -> FaceCropConfig:
 
 
 def run(path, batch: int):
-    held: list[int] = []
+    """(the video's faces, what the stream held at its end: frames held at most, tracks rejected early,
+    tracks whose crops it still held)."""
+    seen: list[tuple[int, int, int]] = []
     import preprocessing.faces as faces
 
     finish = faces._TrackStream.finish
 
     def spy(self, clip_idx):
-        held.append(self.max_frames_held)
-        return finish(self, clip_idx)
-
-    faces._TrackStream.finish = spy
-    try:
-        vf = extract_tracks(path, faces_cfg(batch), detector=SquareDetector())
-    finally:
-        faces._TrackStream.finish = finish
-    return vf, held[0]
-
-
-def rejected_before_the_end(path, batch):
-    import preprocessing.faces as faces
-
-    seen = []
-    finish = faces._TrackStream.finish
-
-    def spy(self, clip_idx):
-        seen.append((len(self.rejected), len(self.crops)))
+        seen.append((self.max_frames_held, len(self.rejected), len(self.crops)))
         return finish(self, clip_idx)
 
     faces._TrackStream.finish = spy
@@ -115,16 +99,16 @@ def assert_same(a, b):
 @pytest.mark.parametrize("batch", [1, 2, 3])
 def test_a_streamed_run_equals_a_whole_video_run(tmp_path, batch):
     path = square_video(tmp_path / "v.mp4", 120, gone=(50, 58))
-    whole, held_whole = run(path, 10_000)  # one detector batch at the end: every frame held
-    streamed, held = run(path, batch)
+    whole, (held_whole, _, _) = run(path, 10_000)  # one detector batch at the end: every frame held
+    streamed, (held, _, _) = run(path, batch)
     assert held_whole == 120
     assert_same(streamed, whole)
     assert held < 40  # a window of frames, not the video
 
 
 def test_the_frames_held_do_not_grow_with_the_video(tmp_path):
-    short, held_short = run(square_video(tmp_path / "short.mp4", 100), 2)
-    long, held_long = run(square_video(tmp_path / "long.mp4", 400), 2)
+    short, (held_short, _, _) = run(square_video(tmp_path / "short.mp4", 100), 2)
+    long, (held_long, _, _) = run(square_video(tmp_path / "long.mp4", 400), 2)
     assert long.frames_read == 400 and len(long.tracks[0].frame_indices) == 400
     assert held_long == held_short
     # bounded by the detector's batch, the tracker's gap and half a smoothing window
@@ -146,7 +130,7 @@ def test_a_cut_on_a_batch_border_still_ends_its_track(tmp_path, cut):
 
 def test_a_short_false_track_lets_its_crops_go_once_it_closes(tmp_path):
     path = square_video(tmp_path / "flash.mp4", 120, flash=(20, 23))  # seen by one detector run (frame 20)
-    vf, (rejected, holding) = rejected_before_the_end(path, 2)
+    vf, (_, rejected, holding) = run(path, 2)
     whole, _ = run(path, 10_000)
     assert len(vf.tracks) == 1 and rejected == 1 and holding == 1  # only the kept track's crops remain
     assert_same(vf, whole)
