@@ -15,6 +15,7 @@ and the loss options together as ``model_kwargs``; it still loads.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import pickle
 from pathlib import Path
@@ -86,6 +87,15 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise WeightLoadError(f"{path} is a PyTorch file but not a deepfake-ssat checkpoint (it holds {keys}): "
                               f"{_WHAT_TO_DO}, or for foreign weights use model.init=FILE")
     return ckpt
+
+
+def run_test_metrics(path: str | Path) -> dict[str, float]:
+    """The test-split metrics a training run measured for its ``best.pt`` (its ``summary.json``), or {}."""
+    path = Path(path)
+    summary = path.parent / "summary.json"
+    if path.name != "best.pt" or not summary.is_file():
+        return {}
+    return dict(json.loads(summary.read_text()).get("test_best") or {})
 
 
 def checkpoint_model_config(ckpt: dict[str, Any]) -> ModelConfig:

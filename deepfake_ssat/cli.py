@@ -242,7 +242,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if not videos:
         raise FileNotFoundError(f"no video files in {', '.join(args.videos)}")
     out = ResultsFile(args.out) if args.out else None  # a bad --out answers before the model loads
-    todo = [v for v in videos if out is None or str(v.resolve()) not in out.done]
+    todo = [v for v in videos if out is None or v not in out]
     opts = PredictOptions(batch_size=args.batch_size, max_segments_per_track=args.max_segments or None,
                           int8=args.int8, precision=args.precision)
     predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, options=opts)

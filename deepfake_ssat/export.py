@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .card import model_card
-from .checkpoint import checkpoint_model_config, loss_options, read_checkpoint
+from .checkpoint import checkpoint_model_config, loss_options, read_checkpoint, run_test_metrics
 from .configschema import to_dict
 from .detector_folder import detector_config, write_detector_folder
 
@@ -19,11 +18,8 @@ def export_detector(checkpoint: str | Path, out_dir: str | Path, name: str | Non
     ckpt = read_checkpoint(path)
     if ckpt.get("detector_folder"):
         raise ValueError(f"{checkpoint} is already a detector folder; copy it instead")
-    test = {}
-    summary = path.parent / "summary.json"
-    if path.name == "best.pt" and summary.is_file():
-        test = json.loads(summary.read_text()).get("test_best") or {}
     source = f"{path.parent.name}/{path.name}" if path.is_file() else f"{path.name}/last.pt"
-    doc = detector_config(ckpt, to_dict(checkpoint_model_config(ckpt)), loss_options(ckpt), source, test)
+    doc = detector_config(ckpt, to_dict(checkpoint_model_config(ckpt)), loss_options(ckpt), source,
+                          run_test_metrics(path))
     name = name or Path(out_dir).resolve().name
     return write_detector_folder(out_dir, ckpt["model"], doc, model_card(doc, name), overwrite=overwrite)

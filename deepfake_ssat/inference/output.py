@@ -69,6 +69,10 @@ class ResultsFile:
             self.done.add(_key(r["path"]))
             self.verdicts[r.get("verdict") or "error"] += 1
 
+    def __contains__(self, video: str | Path) -> bool:
+        """Whether a previous run (or this one) already wrote a line for ``video``."""
+        return _key(video) in self.done
+
     def write(self, result: Prediction | tuple[str, str]) -> None:
         """Append one video's line and push it to disk before the next video starts."""
         if isinstance(result, Prediction):

@@ -10,7 +10,6 @@ loop) on a ``Runtime`` (the training/evaluation device and precision rules), agg
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 import torch
 
 from ..card import CAVEAT, card_summary
-from ..checkpoint import checkpoint_model_config, model_from_checkpoint, read_checkpoint
+from ..checkpoint import checkpoint_model_config, model_from_checkpoint, read_checkpoint, run_test_metrics
 from ..data.augment import resize_clip
 from ..data.video import SegmentDataset, clip_to_tensor, pick_evenly, segment_times
 from ..evaluation import score_segments
@@ -107,10 +106,7 @@ class Predictor:
         if ckpt.get("detector_folder"):
             return cls(ckpt, device=device, name=path.name, options=options)
         name = path.name if path.is_file() else f"{path.name}/last.pt"
-        run = path.parent if path.is_file() else path
-        summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else {}
-        test = summary.get("test_best") if name.endswith("best.pt") else None
-        return cls(ckpt, device=device, name=name, options=options, test=test)
+        return cls(ckpt, device=device, name=name, options=options, test=run_test_metrics(path))
 
     # ------------------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
