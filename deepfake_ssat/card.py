@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .tables import plural
+from .tables import markdown_table, plural
 
 # Shown with every card: what the counts cannot say.
 CAVEAT = ("a detector knows the manipulations and recording conditions it was trained on; on others its "
@@ -70,9 +70,7 @@ _METRIC_NAMES = {"auc": "ROC AUC", "acc_at_threshold": "accuracy at the threshol
 
 def _metrics_table(metrics: Mapping[str, Any]) -> list[str]:
     rows = [(_METRIC_NAMES[k], f"{float(metrics[k]):.3f}") for k in _METRIC_NAMES if k in metrics]
-    if not rows:
-        return ["(not recorded)"]
-    return ["| metric | value |", "| --- | --- |", *(f"| {name} | {value} |" for name, value in rows)]
+    return markdown_table(("metric", "value"), rows).splitlines() if rows else ["(not recorded)"]
 
 
 def model_card(doc: Mapping[str, Any], name: str) -> str:
