@@ -8,7 +8,6 @@ Expected failures (bad config key, missing path, unusable checkpoint) end with a
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import sys
@@ -78,7 +77,9 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
                "deepfake-ssat export runs/dfdc/best.pt detectors/dfdc --name dfdc-videomae-ssat --overwrite"),
     "predict": ("deepfake-ssat predict clip.mp4 --checkpoint runs/dfdc/best.pt",
                 "deepfake-ssat predict videos/ --checkpoint runs/dfdc/best.pt --json results.json --max-segments 0",
-                "deepfake-ssat predict /data/uploads --checkpoint detectors/dfdc --out results.jsonl --quiet"),
+                "deepfake-ssat predict /data/uploads --checkpoint detectors/dfdc --out results.jsonl --workers 2",
+                "torchrun --nproc_per_node 4 -m deepfake_ssat.cli predict /data/uploads --checkpoint detectors/dfdc "
+                "--out results.jsonl"),
 }
 
 
@@ -233,36 +234,40 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     import time
 
-    from preprocessing.video import VideoDecodeError, find_videos
+    from preprocessing.ranks import dist_env
+    from preprocessing.video import find_videos
 
     from .inference import Prediction, PredictOptions, Predictor, format_table
-    from .inference.output import ResultsFile, summary_lines
+    from .inference.folder import score_videos
+    from .inference.output import ShardedResults, summary_lines
 
+    if args.workers < 0:
+        raise ValueError(f"--workers must be >= 0, got {args.workers}")
+    if args.timeout is not None and args.timeout <= 0:
+        raise ValueError(f"--timeout must be > 0 seconds, got {args.timeout}")
+    rank, world = dist_env()
+    if world > 1 and not args.out:
+        raise ValueError(f"predict under torchrun ({world} ranks) needs --out RESULTS.jsonl|.csv: each rank "
+                         "writes its part and rank 0 merges them")
     videos = find_videos(args.videos)
     if not videos:
         raise FileNotFoundError(f"no video files in {', '.join(args.videos)}")
-    out = ResultsFile(args.out) if args.out else None  # a bad --out answers before the model loads
-    todo = [v for v in videos if out is None or v not in out]
+    mine = videos[rank::world]
+    out = ShardedResults(args.out, rank, world) if args.out else None  # a bad --out answers before the model loads
+    todo = [v for v in mine if out is None or v not in out]
     opts = PredictOptions(batch_size=args.batch_size, max_segments_per_track=args.max_segments or None,
                           int8=args.int8, precision=args.precision)
     predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, options=opts)
-    results: list = []
-    start = time.perf_counter()
-    for n, path in enumerate(todo, 1):
-        try:
-            with _progress_bar(f"[{n}/{len(todo)}] {path.name}", disable=args.quiet) as progress:
-                result = predictor.predict(path, progress=progress)
-        except VideoDecodeError as e:
-            result = (str(path), f"cannot read video: {e}")
-        except Exception as e:  # one bad file must not stop the others
-            log.debug("predict failed on %s", path, exc_info=True)
-            result = (str(path), f"{type(e).__name__}: {e}")
-        results.append(result)
-        if out is not None:
-            out.write(result)
     if out is not None:
-        sys.stdout.write("\n".join(summary_lines(results, len(videos) - len(todo), out.verdicts,
-                                                 time.perf_counter() - start, out.path)) + "\n")
+        out.begin()
+    if world > 1:
+        log.info("rank %d/%d: %d of %d videos, %d to do", rank, world, len(mine), len(videos), len(todo))
+    start = time.perf_counter()
+    results = score_videos(predictor, todo, out, workers=args.workers, timeout=args.timeout, quiet=args.quiet)
+    seconds = time.perf_counter() - start
+    if out is not None:
+        total = out.finish()
+        sys.stdout.write("\n".join(summary_lines(results, len(mine) - len(todo), total, seconds, out.out)) + "\n")
     else:
         _print_table(("file", "verdict", "fake prob", "tracks", "segments", "seconds", "note"), format_table(results))
     ok = [r for r in results if isinstance(r, Prediction)]
@@ -278,25 +283,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0 if ok or (out is not None and not todo) else 1
 
 
-@contextlib.contextmanager
-def _progress_bar(desc: str, disable: bool = False):
-    """A per-video bar on stderr (stage, percent, elapsed and ETA) fed by ``Predictor.predict``'s callback."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=100, desc=desc, file=sys.stderr, disable=disable, leave=False, dynamic_ncols=True,
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
-    shown = [""]
-
-    def progress(fraction: float, stage: str) -> None:
-        bar.update(max(0, round(100 * fraction) - bar.n))
-        if stage != shown[0]:  # a new stage is drawn at once; progress within one at tqdm's pace
-            shown[0] = stage
-            bar.set_description_str(f"{desc} · {stage}", refresh=True)
-
-    try:
-        yield progress
-    finally:
-        bar.close()
 
 
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
@@ -423,6 +409,12 @@ def build_parser(extra_commands: Sequence[Callable[[Any], None]] = ()) -> argpar
     p.add_argument("--batch-size", type=int, default=8, help="segments per forward pass")
     p.add_argument("--max-segments", type=int, default=32,
                    help="at most this many segments per face track, spread over the whole video (0 = no cap)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="find faces (decode, detect, crop) in this many worker processes while this one runs the "
+                        "model; 0 = all in this process. Each worker holds its own face detector")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="with --workers: a video whose faces take longer is recorded as failed and its worker "
+                        "replaced (default: no limit)")
     p.add_argument("--quiet", action="store_true", help="no progress bar (it goes to stderr)")
     p.add_argument("--int8", action="store_true",
                    help="int8 dynamic quantisation of the Linear layers (CPU; faster, scores differ slightly)")

@@ -62,8 +62,11 @@ class Runtime:
 
 
 def resolve_device(name: str = "auto") -> torch.device:
+    """'auto': CUDA (under torchrun the GPU of this process, LOCAL_RANK), then MPS, then CPU."""
     if name == "auto":
         if torch.cuda.is_available():
+            if "LOCAL_RANK" in os.environ:
+                return torch.device("cuda", int(os.environ["LOCAL_RANK"]) % torch.cuda.device_count())
             return torch.device("cuda")
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")

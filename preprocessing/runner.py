@@ -5,9 +5,7 @@ Every finished video appends one record (its manifest rows) to this rank's journ
 with ``retry_failed``). Work is grouped by original: a real video and its fakes go to the same
 worker, the real one first, so fakes crop the original's tracks without detecting again.
 Under torchrun (RANK/WORLD_SIZE) each rank takes every world_size-th group; rank 0 waits for
-the others' done markers and merges all journals into the manifest. Where torchrun also gives a
-rendezvous (MASTER_ADDR/MASTER_PORT), the ranks meet once at the start, after each has removed its
-marker of an earlier, interrupted run, so rank 0 can never take a stale marker for a finished rank.
+the others' done markers and merges all journals into the manifest (``ranks``).
 """
 
 from __future__ import annotations
@@ -27,26 +25,21 @@ from .config import PreprocessConfig, current_face_settings
 from .datasets import VideoEntry, index_dataset
 from .manifest import MANIFEST_NAME, read_manifest, read_settings, write_manifest, write_settings
 from .pool import Pool, set_threads
-from .process import process_video
+from .process import process_video, reason_row
+from .ranks import RankMarkers, dist_env
 from .sample.options import INFO_FILE as SAMPLE_INFO
 
 log = logging.getLogger(__name__)
 
 FINAL = ("ok", "no_face")  # statuses a rerun never retries
-_POLL_S = 0.5
 
 
 class OutputMismatchError(ValueError):
     """The output folder was made with other face/clip settings; mixing them would corrupt the dataset."""
 
 
-def dist_env(rank: int | None = None, world_size: int | None = None) -> tuple[int, int]:
-    """(rank, world_size) from the arguments, else torchrun's RANK/WORLD_SIZE, else (0, 1)."""
-    world = world_size if world_size is not None else int(os.environ.get("WORLD_SIZE", "1"))
-    r = rank if rank is not None else int(os.environ.get("RANK", "0"))
-    if world < 1 or not 0 <= r < world:
-        raise ValueError(f"rank {r} is not within world_size {world}")
-    return r, world
+def _video_id(e: VideoEntry) -> str:
+    return e.video_id
 
 
 def group_entries(entries: list[VideoEntry]) -> list[list[VideoEntry]]:
@@ -154,28 +147,6 @@ def merge_manifest(out: Path, entries: list[VideoEntry]) -> Path:
     return write_manifest(out / MANIFEST_NAME, rows)
 
 
-def start_barrier(rank: int, world: int) -> bool:
-    """Meet the other ranks once over gloo when torchrun gave a rendezvous; False when there is none.
-
-    Only the start is a barrier: the end is a file poll, because ranks may finish hours apart.
-    """
-    if world == 1 or not (os.environ.get("MASTER_ADDR") and os.environ.get("MASTER_PORT")):
-        return False
-    import datetime
-
-    import torch.distributed as dist
-
-    if dist.is_initialized():
-        dist.barrier()
-        return True
-    dist.init_process_group("gloo", rank=rank, world_size=world, timeout=datetime.timedelta(hours=1))
-    try:
-        dist.barrier()
-    finally:
-        dist.destroy_process_group()
-    return True
-
-
 def run_preprocess(cfg: PreprocessConfig, rank: int | None = None, world_size: int | None = None) -> Path:
     """Preprocess the dataset of ``cfg`` into ``<cfg.out>/manifest.jsonl`` and return that path.
 
@@ -189,11 +160,8 @@ def run_preprocess(cfg: PreprocessConfig, rank: int | None = None, world_size: i
     groups = limit_groups(group_entries(index_dataset(cfg)), cfg.limit)
     state_dir(out).mkdir(parents=True, exist_ok=True)
     _settings_guard(out, cfg)
-    marker = state_dir(out) / f"done-rank{rank}"
-    marker.unlink(missing_ok=True)
-    if world > 1 and not start_barrier(rank, world):
-        log.warning("no torchrun rendezvous (MASTER_ADDR/MASTER_PORT): remove %s/done-rank* left by an "
-                    "interrupted earlier run before starting all ranks", state_dir(out))
+    markers = RankMarkers(state_dir(out), rank, world)
+    markers.begin()
     t0 = time.perf_counter()
 
     entries = [e for g in groups for e in g]
@@ -251,22 +219,19 @@ def run_preprocess(cfg: PreprocessConfig, rank: int | None = None, world_size: i
                 for e in g:
                     on_record(process_video(e, cfg, out))
         elif todo:
-            Pool(min(cfg.workers, len(todo)), cfg, out, threads).run(todo, cfg.timeout, on_record)
+            Pool(min(cfg.workers, len(todo)), process_video, (cfg, out), threads, name=_video_id).run(
+                todo, cfg.timeout, on_result=lambda _e, rec: on_record(rec),
+                on_failure=lambda e, status: on_record({"video_id": e.video_id, "rows": [reason_row(e, status)]}))
     bar.close()
-    marker.write_text(json.dumps({"rank": rank, "world_size": world, "time": time.time()}))
+    markers.finish()
 
     manifest = out / MANIFEST_NAME
     if rank != 0:
         log.info("rank %d done in %.1f s; rank 0 writes %s", rank, time.perf_counter() - t0, manifest)
         return manifest
-    markers = [state_dir(out) / f"done-rank{r}" for r in range(world)]
-    if not all(m.is_file() for m in markers):
-        log.info("rank 0 waits for ranks %s", [r for r, m in enumerate(markers) if not m.is_file()])
-    while not all(m.is_file() for m in markers):
-        time.sleep(_POLL_S)
+    markers.wait_all()
     merge_manifest(out, entries)
-    for m in markers:
-        m.unlink(missing_ok=True)
+    markers.clear()
     s = summarize(read_manifest(manifest))
     log.info(
         "preprocessed %d videos in %.1f s (%d this run, %d skipped as done): %d ok, %d no face, failed %s; "

@@ -343,3 +343,117 @@ def test_int8_scores_follow_fp32_and_eval_reports_both(ckpt, media, tmp_path, ca
     capsys.readouterr()
     assert reports[True]["n"] == reports[False]["n"]
     assert reports[True]["log_loss"] == pytest.approx(reports[False]["log_loss"], abs=0.02)
+
+
+def _folder(tmp_path: Path, media, keys=("one", "two", "blank", "corrupt")) -> Path:
+    folder = tmp_path / "videos"
+    folder.mkdir(exist_ok=True)
+    for key in keys:
+        (folder / media[key].name).write_bytes(media[key].read_bytes())
+    return folder
+
+
+def _by_name(path: Path) -> dict[str, dict]:
+    return {Path(r["path"]).name: r for r in map(json.loads, path.read_text().splitlines())}
+
+
+def test_predict_workers_find_faces_in_other_processes_with_the_same_scores(ckpt, media, tmp_path, capsys):
+    """`--workers 2`: faces found in two worker processes, the model here; every video gets the score the
+    in-process run gives it, the corrupt file its reason; one bar over all videos."""
+    folder = _folder(tmp_path, media)
+    base = ["predict", str(folder), "--checkpoint", str(ckpt), "--device", "cpu"]
+    assert main([*base, "--quiet", "--out", str(tmp_path / "here.jsonl")]) == 0
+    capsys.readouterr()
+    assert main([*base, "--workers", "2", "--out", str(tmp_path / "pool.jsonl")]) == 0
+    captured = capsys.readouterr()
+    assert "predict: 100%" in captured.err and "4/4" in captured.err
+    assert "scored 4 video(s)" in captured.out and "failed: corrupt.mp4: cannot read video" in captured.out
+    here, pool = _by_name(tmp_path / "here.jsonl"), _by_name(tmp_path / "pool.jsonl")
+    assert sorted(pool) == sorted(here)
+    for name, r in here.items():
+        assert pool[name]["verdict"] == r["verdict"]
+        if r.get("score") is not None:
+            assert pool[name]["score"] == pytest.approx(r["score"], abs=1e-5), name
+            assert pool[name]["counts"] == r["counts"]
+
+
+def test_predict_worker_timeout_is_recorded_and_bad_flags_are_one_line(ckpt, media, tmp_path, capsys):
+    out = tmp_path / "r.jsonl"
+    argv = ["predict", str(media["one"]), "--checkpoint", str(ckpt), "--device", "cpu", "--quiet", "--out", str(out)]
+    assert main([*argv, "--workers", "1", "--timeout", "0.2"]) == 1  # a worker cannot even start in 0.2 s
+    assert _by_name(out)["one.mp4"] == {"path": str(media["one"]), "verdict": "error", "error": "face search timeout"}
+    capsys.readouterr()
+    for flags, message in ((["--workers", "-1"], "--workers must be >= 0"), (["--timeout", "0"], "--timeout must be")):
+        assert main([*argv, *flags]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err
+
+
+def test_sharded_results_merge_every_rank_once(tmp_path, monkeypatch):
+    """The part files of two ranks (no rendezvous: markers only) and a stale part of an earlier 3-rank run
+    end as one results file, one line per video; a rank skips videos any part already holds."""
+    from deepfake_ssat.inference.output import ShardedResults
+
+    monkeypatch.delenv("MASTER_ADDR", raising=False)
+    out = tmp_path / "results.jsonl"
+    stale = tmp_path / "results.jsonl.parts" / "rank2.jsonl"
+    stale.parent.mkdir()
+    stale.write_text(json.dumps({"path": str(tmp_path / "c.mp4"), "verdict": "error", "error": "x"}) + "\n")
+    r1 = ShardedResults(out, rank=1, world=2)
+    r1.begin()
+    assert tmp_path / "c.mp4" in r1 and tmp_path / "b.mp4" not in r1
+    r1.write((str(tmp_path / "b.mp4"), "bad"))
+    assert r1.finish() is None and not out.exists()  # rank 0 merges
+    r0 = ShardedResults(out, rank=0, world=2)
+    r0.begin()
+    assert tmp_path / "b.mp4" in r0  # written by rank 1: never scored twice
+    r0.write((str(tmp_path / "a.mp4"), "bad"))
+    assert r0.finish() == {"error": 3}
+    assert sorted(_by_name(out)) == ["a.mp4", "b.mp4", "c.mp4"]
+    assert not (tmp_path / "results.jsonl.parts").exists()
+    # a one-process rerun after an interrupted sharded one merges what the ranks left
+    again = ShardedResults(tmp_path / "results.jsonl", rank=1, world=2)
+    again.write((str(tmp_path / "d.mp4"), "bad"))
+    single = ShardedResults(out)
+    assert tmp_path / "d.mp4" in single and sorted(_by_name(out)) == ["a.mp4", "b.mp4", "c.mp4", "d.mp4"]
+
+
+def test_predict_under_torchrun_needs_out(ckpt, media, monkeypatch, capsys):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    assert main(["predict", str(media["one"]), "--checkpoint", str(ckpt)]) == 2
+    assert "needs --out" in capsys.readouterr().err
+
+
+def test_predict_two_ranks_share_a_folder_and_rank_0_merges(ckpt, media, tmp_path):
+    """Two real processes with torchrun's variables: each scores its share, the merged file holds every
+    video once with the single-process scores."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    folder = _folder(tmp_path, media)
+    single = tmp_path / "single.jsonl"
+    assert main(["predict", str(folder), "--checkpoint", str(ckpt), "--device", "cpu", "--quiet",
+                 "--out", str(single)]) == 0
+    out = tmp_path / "sharded.jsonl"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    repo = Path(__file__).resolve().parents[1]
+    procs = [subprocess.Popen([sys.executable, "-m", "deepfake_ssat.cli", "predict", str(folder), "--checkpoint",
+                               str(ckpt), "--device", "cpu", "--quiet", "--out", str(out)], cwd=repo,
+                              env={**os.environ, "RANK": str(r), "LOCAL_RANK": str(r), "WORLD_SIZE": "2",
+                                   "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "OMP_NUM_THREADS": "1"},
+                              stdout=subprocess.PIPE, text=True)
+             for r in (0, 1)]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    assert "scored 2 video(s)" in outs[0] and "scored 2 video(s)" in outs[1]
+    assert "rank 0 merges" in outs[1] and "1 inconclusive, 1 error" in outs[0]
+    merged, ref = _by_name(out), _by_name(single)
+    assert sorted(merged) == sorted(ref) and len(out.read_text().splitlines()) == 4
+    for name, r in ref.items():
+        assert merged[name].get("score") == pytest.approx(r.get("score"), abs=1e-5)
+    assert not out.with_name(out.name + ".parts").exists()

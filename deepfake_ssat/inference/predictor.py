@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -30,10 +30,25 @@ from ..runtime import local_runtime
 from ..tables import plural
 from .results import Prediction, PredictOptions, Progress, Reconstruction, SegmentScore, TrackScore, Verdict
 
+if TYPE_CHECKING:
+    from preprocessing import VideoFaces
+    from preprocessing.config import FaceCropConfig
+    from preprocessing.detection import FaceDetector
+
 log = logging.getLogger(__name__)
 
 # Share of the progress bar spent on faces (decode + detect + crop); the rest is the model.
 _FACE_SHARE = 0.75
+
+
+def video_faces(video_path: str | Path, faces: FaceCropConfig, detector: FaceDetector | None = None,
+                progress: Progress | None = None) -> VideoFaces:
+    """The face tracks of one video under the face-crop settings of a checkpoint."""
+    from preprocessing import extract_tracks
+    from preprocessing.video import check_video_file
+
+    check_video_file(video_path)
+    return extract_tracks(video_path, faces, progress=progress, detector=detector)
 
 
 class Predictor:
@@ -154,14 +169,31 @@ class Predictor:
                               lowpass_sigma=self.lowpass_sigma)
 
     # ------------------------------------------------------------------------------------------
+    def find_faces(self, video_path: str | Path, progress: Progress | None = None) -> VideoFaces:
+        """Decode, detect, track and crop one video as the training faces were (the part ``predict --workers``
+        runs in worker processes). Raises ``preprocessing.VideoDecodeError`` when it cannot be decoded."""
+        return video_faces(video_path, self.faces, detector=self._face_detector(), progress=progress)
+
     @torch.no_grad()
     def predict(self, video_path: str | Path, progress: Progress | None = None) -> Prediction:
         """Score one video. Raises ``preprocessing.VideoDecodeError`` when it cannot be decoded."""
-        from preprocessing import extract_tracks
+        t0 = time.perf_counter()
+        if progress is not None:
+            progress(0.0, "reading video")
+        vf = self.find_faces(video_path, progress=None if progress is None else
+                             lambda f, d: progress(_FACE_SHARE * min(max(f, 0.0), 1.0), d))
+        return self.score(video_path, vf, progress=progress, started=t0)
+
+    @torch.no_grad()
+    def score(self, video_path: str | Path, vf: VideoFaces, progress: Progress | None = None,
+              started: float | None = None) -> Prediction:
+        """Score the faces ``find_faces`` found in ``video_path``. ``started``: when work on the video began
+        (for its total time); without it, the face time recorded in ``vf`` counts."""
         from preprocessing.clips import as_stored
-        from preprocessing.video import check_video_file
 
         t0 = time.perf_counter()
+        before = 0.0 if started is not None else float(vf.timings.get("total", 0.0))
+        started = t0 if started is None else started
         opts = self.options
         vid = str(video_path)
 
@@ -169,10 +201,6 @@ class Predictor:
             if progress is not None:
                 progress(min(max(frac, 0.0), 1.0), what)
 
-        report(0.0, "reading video")
-        check_video_file(video_path)
-        vf = extract_tracks(video_path, self.faces, progress=lambda f, d: report(_FACE_SHARE * f, d),
-                            detector=self._face_detector())
         timings = {k: float(v) for k, v in vf.timings.items() if k != "total"}
         notes = list(self.notes)
         if vf.frames_read < vf.num_frames and self.faces.max_frames is not None:
@@ -259,7 +287,7 @@ class Predictor:
             idx = max(mine, key=lambda m: m[0])[1]
             clip = resize_clip(stored[track_of.index(worst)][idx], self.size)
 
-        timings["total"] = time.perf_counter() - t0
+        timings["total"] = before + time.perf_counter() - started
         counts = {
             "video_frames": vf.num_frames, "frames_read": vf.frames_read,
             "face_frames": int(sum(len(tr.frame_indices) for tr in vf.tracks)),
