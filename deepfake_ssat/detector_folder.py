@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
 from pathlib import Path
 from typing import Any
-
-from preprocessing.files import atomic_path, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +63,11 @@ def detector_config(ckpt: dict[str, Any], model_config: dict[str, Any], loss: di
 
 def write_detector_folder(out_dir: str | Path, tensors: dict[str, Any], config: dict[str, Any], card: str,
                           overwrite: bool = False) -> Path:
-    """Write the three files; each appears whole or not at all. A non-empty folder is refused unless
-    ``overwrite``."""
+    """Write the three files into a new folder beside ``out_dir``, then swap it in: a reader (or a crash)
+    sees the old detector or the new one, never a mix. A non-empty folder is refused unless ``overwrite``;
+    its other files are carried over."""
+    import tempfile
+
     from safetensors.torch import save_file
 
     out = Path(out_dir)
@@ -73,14 +75,33 @@ def write_detector_folder(out_dir: str | Path, tensors: dict[str, Any], config: 
         raise ValueError(f"{out} is a file; give a folder to export into")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise ValueError(f"{out} is not empty: give a new folder, or --overwrite to replace the detector in it")
-    out.mkdir(parents=True, exist_ok=True)
-    # safetensors wants contiguous tensors that share no memory.
-    weights = {k: v.detach().contiguous().clone() for k, v in tensors.items()}
-    with atomic_path(out / WEIGHTS) as tmp:
-        save_file(weights, str(tmp), metadata={"format": "pt", "library": "deepfake-ssat"})
-    write_text_atomic(out / CONFIG, json.dumps(config, indent=2, default=_jsonable) + "\n")
-    write_text_atomic(out / CARD, card)
-    shutil.copymode(out / CONFIG, out / WEIGHTS)  # safetensors writes 0600; a shared file is as readable as the rest
+    out.parent.mkdir(parents=True, exist_ok=True)
+    new = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".new", dir=out.parent))
+    try:
+        # safetensors wants contiguous tensors that share no memory.
+        weights = {k: v.detach().contiguous().clone() for k, v in tensors.items()}
+        save_file(weights, str(new / WEIGHTS), metadata={"format": "pt", "library": "deepfake-ssat"})
+        (new / CONFIG).write_text(json.dumps(config, indent=2, default=_jsonable) + "\n")
+        (new / CARD).write_text(card)
+        # mkdtemp and safetensors make 0700/0600; a shared detector is as readable as the files written plainly
+        shutil.copymode(new / CONFIG, new / WEIGHTS)
+        mask = os.umask(0)
+        os.umask(mask)
+        new.chmod(0o777 & ~mask)
+        if out.is_dir():
+            for extra in out.iterdir():  # the user's own files in the folder stay
+                if extra.name not in (WEIGHTS, CONFIG, CARD):
+                    (shutil.copytree if extra.is_dir() else shutil.copy2)(extra, new / extra.name)
+            old = out.with_name(f".{out.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            out.rename(old)
+            new.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            new.rename(out)
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        raise
     log.info("wrote %s: %s, %s, %s", out, WEIGHTS, CONFIG, CARD)
     return out
 

@@ -232,3 +232,29 @@ def test_the_demo_loads_a_folder(folder, ckpt, video):
     by_folder = DemoApp(Predictor.from_checkpoint(folder, device="cpu"), DemoSettings()).analyse(str(video))[-1]
     by_pt = DemoApp(Predictor.from_checkpoint(ckpt, device="cpu"), DemoSettings()).analyse(str(video))[-1]
     assert np.isclose(by_folder.score, by_pt.score)
+
+
+def test_overwrite_swaps_the_whole_folder_or_nothing(ckpt, tmp_path, monkeypatch):
+    """--overwrite writes the new detector beside the old and swaps folders: a failure half way leaves the
+    old detector whole (no new weights beside an old config) and no temporary folder behind."""
+    import safetensors.torch
+
+    from deepfake_ssat.export import export_detector
+
+    out = export_detector(ckpt, tmp_path / "det")
+    (out / "notes.txt").write_text("mine")
+    before = {f.name: f.read_bytes() for f in out.iterdir()}
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", broken)
+    with pytest.raises(OSError, match="disk full"):
+        export_detector(ckpt, out, name="other", overwrite=True)
+    assert {f.name: f.read_bytes() for f in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["det"]
+    monkeypatch.undo()
+    export_detector(ckpt, out, name="other", overwrite=True)
+    assert "other" in (out / "README.md").read_text() and (out / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["det"]
+    assert oct((out / "model.safetensors").stat().st_mode & 0o777) == oct((out / "config.json").stat().st_mode & 0o777)
