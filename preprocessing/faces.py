@@ -21,7 +21,7 @@ from .cropping import crop_face, landmarks_in_crop
 from .detection import FaceDetector
 from .shots import Shots, frame_signature, signature_distance
 from .tracking import Linker, densify, effective_gap, keep_tracks, keeps
-from .video import VideoDecodeError, VideoReader
+from .video import VideoDecodeError, VideoReader, fix_mmap_threshold
 
 # progress(fraction in [0, 1], description) -- the call signature of gradio.Progress and easy to adapt.
 Progress = Callable[[float, str], Any]
@@ -117,6 +117,7 @@ def extract_tracks(
     skipped and the same boxes are cut from this video. Raises VideoDecodeError when the file
     cannot be read.
     """
+    fix_mmap_threshold()  # frames to and from the OS, not fragmenting the heap (video.py says why)
     timings = dict.fromkeys(("decode", "detect", "track", "crop"), 0.0)
     t_start = time.perf_counter()
     t = time.perf_counter()

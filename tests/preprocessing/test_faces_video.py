@@ -1,4 +1,4 @@
-"""Reading videos (decord and the PyAV fallback) and the single-video face API."""
+"""Reading videos (PyAV, and decord for what PyAV cannot read) and the single-video face API."""
 
 import numpy as np
 import pytest
@@ -9,15 +9,39 @@ from preprocessing.video import VideoReader
 
 def test_decord_and_pyav_read_the_same_frames(media):
     a = VideoReader(media["face"])
-    b = VideoReader(media["face"], backend="pyav")
-    assert (a.info.backend, b.info.backend) == ("decord", "pyav")
+    b = VideoReader(media["face"], backend="decord")
+    assert (a.info.backend, b.info.backend) == ("pyav", "decord")
     assert a.info.num_frames == b.info.num_frames == 24 and a.info.fps == pytest.approx(25.0)
     idx = [0, 7, 8, 23, 45]  # 45 is past the end: silently absent
     fa, fb = dict(a.frames(idx)), dict(b.frames(idx))
     assert sorted(fa) == sorted(fb) == [0, 7, 8, 23]
     for i in fa:
         assert fa[i].shape == (240, 320, 3) and fa[i].dtype == np.uint8
-        assert np.abs(fa[i].astype(int) - fb[i].astype(int)).mean() < 2
+        assert np.array_equal(fa[i], fb[i])
+    # decord decodes ahead without limit once it has given a frame, so the default path never opens it
+    assert a._decord is None
+
+
+def test_a_file_pyav_cannot_read_falls_back_to_decord(media, monkeypatch):
+    import preprocessing.video as video
+
+    def refuse(path):
+        raise VideoDecodeError("pyav: refused")
+
+    monkeypatch.setattr(video, "_probe_pyav", refuse)
+    r = VideoReader(media["face"])
+    assert r.info.backend == "decord" and [i for i, _ in r.frames(range(0, 24, 5))] == [0, 5, 10, 15, 20]
+    with pytest.raises(VideoDecodeError, match="pyav: refused"):
+        VideoReader(media["face"], backend="pyav")
+
+
+def test_fix_mmap_threshold_sets_glibc_once():
+    import platform
+
+    from preprocessing.video import fix_mmap_threshold
+
+    assert fix_mmap_threshold() is (platform.libc_ver()[0] == "glibc")
+    assert fix_mmap_threshold.cache_info().currsize == 1
 
 
 def test_unreadable_files_raise_decode_error(media, tmp_path):
