@@ -457,3 +457,21 @@ def test_predict_two_ranks_share_a_folder_and_rank_0_merges(ckpt, media, tmp_pat
     for name, r in ref.items():
         assert merged[name].get("score") == pytest.approx(r.get("score"), abs=1e-5)
     assert not out.with_name(out.name + ".parts").exists()
+
+
+def test_sharded_csv_results_merge_with_one_header(tmp_path, monkeypatch):
+    import csv
+
+    from deepfake_ssat.inference.output import ShardedResults
+
+    monkeypatch.delenv("MASTER_ADDR", raising=False)
+    out = tmp_path / "results.csv"
+    ranks = [ShardedResults(out, rank=r, world=2) for r in (1, 0)]
+    for r, rank in zip(("b", "a"), ranks, strict=True):
+        rank.begin()
+        rank.write((str(tmp_path / f"{r}.mp4"), "two\nlines"))  # a quoted field with a newline
+    assert ranks[0].finish() is None and ranks[1].finish() == {"error": 2}
+    with out.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [Path(r["path"]).name for r in rows] == ["a.mp4", "b.mp4"] and rows[0]["error"] == "two\nlines"
+    assert out.read_text().count("path,verdict") == 1

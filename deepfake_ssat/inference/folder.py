@@ -37,7 +37,8 @@ def failure(path: str | Path, e: BaseException) -> tuple[str, str]:
     if isinstance(e, VideoDecodeError):
         return str(path), f"cannot read video: {e}"
     log.debug("predict failed on %s", path, exc_info=True)
-    return str(path), f"{type(e).__name__}: {e}"
+    first = (str(e).strip().splitlines() or [""])[0]  # one line in the results file and the summary
+    return str(path), f"{type(e).__name__}: {first}" if first else type(e).__name__
 
 
 def face_job(path: Path, faces: FaceCropConfig) -> VideoFaces | tuple[str, str]:

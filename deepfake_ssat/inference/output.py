@@ -99,8 +99,9 @@ def read_records(path: Path, kind: str) -> tuple[list[dict[str, Any]], int | Non
                 raise ValueError(f"{path}:{n} is not a JSON line: not a results file of `predict --out`; "
                                  "give another --out") from None
         return records, cut
-    records = list(csv.DictReader(io.StringIO(complete)))
-    if complete and (not records or "path" not in records[0]):
+    reader = csv.DictReader(io.StringIO(complete))
+    records = list(reader)
+    if complete and "path" not in (reader.fieldnames or ()):  # a header alone is a file with no video yet
         raise ValueError(f"{path} has no `path` column: not a results file of `predict --out`")
     return records, cut
 
@@ -180,19 +181,26 @@ class ShardedResults:
     def _merge(self) -> Counter[str]:
         seen: set[str] = set()
         total: Counter[str] = Counter()
-        header: list[str] = []
-        body: list[str] = []
+        body = io.StringIO()
+        writer = csv.DictWriter(body, CSV_COLUMNS, extrasaction="ignore")
+        if self.kind == "csv":
+            writer.writeheader()
         for src in self._sources():
-            lines = _lines(src)
-            if self.kind == "csv" and lines:
-                header, lines = header or lines[:1], lines[1:]
-            for line, rec in zip(lines, read_records(src, self.kind)[0], strict=True):
-                if _key(rec["path"]) not in seen:  # a video twice (a crash between rename and cleanup): once
-                    seen.add(_key(rec["path"]))
-                    total[rec.get("verdict") or "error"] += 1
-                    body.append(line)
+            records = read_records(src, self.kind)[0]
+            # JSONL lines are one record each and are copied as they are; CSV rows are written again
+            # (a quoted field may hold a newline)
+            lines = _lines(src) if self.kind == "jsonl" else [None] * len(records)
+            for line, rec in zip(lines, records, strict=True):
+                if _key(rec["path"]) in seen:  # a video twice (a crash between rename and cleanup): once
+                    continue
+                seen.add(_key(rec["path"]))
+                total[rec.get("verdict") or "error"] += 1
+                if line is None:
+                    writer.writerow(rec)
+                else:
+                    body.write(line)
         tmp = self.out.with_name(self.out.name + ".merging")
-        tmp.write_text("".join(header + body), encoding="utf-8")
+        tmp.write_text(body.getvalue(), encoding="utf-8")
         os.replace(tmp, self.out)
         for part in self.parts.glob(f"rank*{self.out.suffix}"):
             part.unlink()
