@@ -57,16 +57,55 @@ def decode_jpeg(data: bytes) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
-def write_clip(path: str | Path, frames: np.ndarray, quality: int = 95, subsampling: str = "444",
+class JpegFrames:
+    """Frames held as the clip store holds them: one JPEG per frame (``encode_jpeg``), decoded on indexing.
+
+    A 224-px crop is ~15 KB here against 150 KB raw, so a long video's face crops fit in memory (the
+    stream keeps crops this way, ``extract_tracks(..., clip=...)``). Indexing gives what a clip written
+    with these settings gives back: ``frames[i]`` (H, W, 3), ``frames[idx]`` (k, H, W, 3) for an index
+    array, list or slice; ``np.asarray(frames)`` decodes them all.
+    """
+
+    def __init__(self, encoded: Sequence[bytes], quality: int, subsampling: str, size: int) -> None:
+        self.encoded, self.quality, self.subsampling = list(encoded), int(quality), subsampling
+        self.shape = (len(self.encoded), size, size, 3)
+
+    @classmethod
+    def encode(cls, frames: Sequence[np.ndarray], quality: int = 95, subsampling: str = "444") -> JpegFrames:
+        size = frames[0].shape[0] if len(frames) else 0
+        return cls([encode_jpeg(f, quality, subsampling) for f in frames], quality, subsampling, size)
+
+    def __len__(self) -> int:
+        return len(self.encoded)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(map(len, self.encoded))
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)):
+            return decode_jpeg(self.encoded[key])
+        picks = range(len(self))[key] if isinstance(key, slice) else np.asarray(key, np.int64).reshape(-1)
+        if not len(picks):
+            return np.zeros((0, *self.shape[1:]), np.uint8)
+        return np.stack([decode_jpeg(self.encoded[int(i)]) for i in picks])
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self[:]
+        return out if dtype is None else out.astype(dtype)
+
+
+def write_clip(path: str | Path, frames: np.ndarray | JpegFrames, quality: int = 95, subsampling: str = "444",
                landmarks: np.ndarray | None = None) -> int:
     """Write (T, H, W, 3) uint8 RGB frames (and their (T, 5, 2) landmarks in crop pixels) as a clip;
     atomic (temp file, then rename). Returns bytes."""
     path = Path(path)
     if landmarks is not None and len(landmarks) != len(frames):
         raise ValueError(f"{len(landmarks)} landmark sets for {len(frames)} frames")
+    kept = isinstance(frames, JpegFrames) and (frames.quality, frames.subsampling) == (int(quality), subsampling)
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-        for i, frame in enumerate(frames):
-            zf.writestr(_member(i), encode_jpeg(frame, quality, subsampling))
+        for i in range(len(frames)):  # frames kept with these settings go in as they are, not encoded twice
+            zf.writestr(_member(i), frames.encoded[i] if kept else encode_jpeg(frames[i], quality, subsampling))
         if landmarks is not None:
             buf = io.BytesIO()
             np.save(buf, np.asarray(landmarks, np.float32))
@@ -83,10 +122,13 @@ def read_landmarks(path: str | Path, indices: Sequence[int] | np.ndarray | None 
     return lms if indices is None else lms[np.asarray(indices, np.int64)]
 
 
-def as_stored(frames: np.ndarray, quality: int = 95, subsampling: str = "444") -> np.ndarray:
+def as_stored(frames: np.ndarray | JpegFrames, quality: int = 95, subsampling: str = "444") -> np.ndarray | JpegFrames:
     """(T, H, W, 3) frames as a clip written with these settings gives them back (JPEG there and back),
-    so single-video inference sees faces exactly as training read them from disk."""
-    return np.stack([decode_jpeg(encode_jpeg(f, quality, subsampling)) for f in frames])
+    so single-video inference sees faces exactly as training read them from disk. Frames kept as JPEG
+    with these settings already are that, and stay encoded (decoded when indexed)."""
+    if isinstance(frames, JpegFrames) and (frames.quality, frames.subsampling) == (int(quality), subsampling):
+        return frames
+    return np.stack([decode_jpeg(encode_jpeg(frames[i], quality, subsampling)) for i in range(len(frames))])
 
 
 def clip_length(path: str | Path) -> int:

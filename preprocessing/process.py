@@ -79,7 +79,7 @@ def process_video(e: VideoEntry, cfg: PreprocessConfig, out: Path) -> dict[str, 
         shutil.rmtree(clip_dir)
     reuse = _load_reuse(out, e) if cfg.reuse_original_tracks else None
     try:
-        vf = extract_tracks(e.path, cfg.faces, reuse=reuse)
+        vf = extract_tracks(e.path, cfg.faces, reuse=reuse, clip=cfg.clip)
     except VideoDecodeError as err:
         return {"video_id": e.video_id, "rows": [reason_row(e, f"decode_error: {err}")]}
     except Exception as err:  # a bug or a library failure on one file must not stop the dataset

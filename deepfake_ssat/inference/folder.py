@@ -23,7 +23,7 @@ from .results import Prediction, Progress
 
 if TYPE_CHECKING:
     from preprocessing import VideoFaces
-    from preprocessing.config import FaceCropConfig
+    from preprocessing.config import ClipConfig, FaceCropConfig
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +41,12 @@ def failure(path: str | Path, e: BaseException) -> tuple[str, str]:
     return str(path), f"{type(e).__name__}: {first}" if first else type(e).__name__
 
 
-def face_job(path: Path, faces: FaceCropConfig) -> VideoFaces | tuple[str, str]:
+def face_job(path: Path, faces: FaceCropConfig, clip: ClipConfig) -> VideoFaces | tuple[str, str]:
     """A worker's job: the face tracks of one video, or why it has none (never an exception)."""
     from preprocessing.detection import FaceDetector
 
     try:
-        return video_faces(path, faces, detector=FaceDetector(faces.detector))  # one MTCNN per process, cached
+        return video_faces(path, faces, clip, detector=FaceDetector(faces.detector))  # one MTCNN per process
     except Exception as e:
         return failure(path, e)
 
@@ -122,7 +122,7 @@ def score_videos(predictor: Predictor, videos: Sequence[Path], out: ShardedResul
     threads = max(1, (os.cpu_count() or 1) // (n + 1))  # this process runs the model beside them
     try:
         if videos:
-            Pool(n, face_job, (predictor.faces,), threads, name=lambda p: Path(p).name).run(
+            Pool(n, face_job, (predictor.faces, predictor.clip), threads, name=lambda p: Path(p).name).run(
                 [[v] for v in videos], float("inf") if timeout is None else timeout, on_faces, on_failure)
     finally:
         bar.close()

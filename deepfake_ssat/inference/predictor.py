@@ -32,7 +32,7 @@ from .results import Prediction, PredictOptions, Progress, Reconstruction, Segme
 
 if TYPE_CHECKING:
     from preprocessing import VideoFaces
-    from preprocessing.config import FaceCropConfig
+    from preprocessing.config import ClipConfig, FaceCropConfig
     from preprocessing.detection import FaceDetector
 
 log = logging.getLogger(__name__)
@@ -41,14 +41,15 @@ log = logging.getLogger(__name__)
 _FACE_SHARE = 0.75
 
 
-def video_faces(video_path: str | Path, faces: FaceCropConfig, detector: FaceDetector | None = None,
+def video_faces(video_path: str | Path, faces: FaceCropConfig, clip: ClipConfig, detector: FaceDetector | None = None,
                 progress: Progress | None = None) -> VideoFaces:
-    """The face tracks of one video under the face-crop settings of a checkpoint."""
+    """The face tracks of one video under the face-crop settings of a checkpoint, the crops kept as its clip
+    store keeps them (JPEG), so memory holds ~15 KB a crop and scoring sees what training read from disk."""
     from preprocessing import extract_tracks
     from preprocessing.video import check_video_file
 
     check_video_file(video_path)
-    return extract_tracks(video_path, faces, progress=progress, detector=detector)
+    return extract_tracks(video_path, faces, progress=progress, detector=detector, clip=clip)
 
 
 class Predictor:
@@ -172,7 +173,7 @@ class Predictor:
     def find_faces(self, video_path: str | Path, progress: Progress | None = None) -> VideoFaces:
         """Decode, detect, track and crop one video as the training faces were (the part ``predict --workers``
         runs in worker processes). Raises ``preprocessing.VideoDecodeError`` when it cannot be decoded."""
-        return video_faces(video_path, self.faces, detector=self._face_detector(), progress=progress)
+        return video_faces(video_path, self.faces, self.clip, detector=self._face_detector(), progress=progress)
 
     @torch.no_grad()
     def predict(self, video_path: str | Path, progress: Progress | None = None) -> Prediction:
@@ -211,7 +212,7 @@ class Predictor:
         t = time.perf_counter()
         tracks: list[TrackScore] = []
         rows: list[dict] = []
-        stored: list[np.ndarray] = []
+        stored: list = []  # per track: its crops as the clip store reads them back (JpegFrames or an array)
         for k, tr in enumerate(vf.tracks):
             n = len(tr.frame_indices)
             row = {"video_id": vid, "track": k, "num_frames": n, "fps": vf.fps, "status": "ok", "clip": None,

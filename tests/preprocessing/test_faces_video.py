@@ -126,3 +126,29 @@ def test_tracks_carry_the_five_landmarks_into_crop_pixels(media, fast_faces):
     assert (eyes[:, 0, 0] < eyes[:, 1, 0]).all()  # left eye left of right eye
     # the face drifts 2 px per frame in the source; in crop pixels the landmarks stay nearly still
     assert np.abs(np.diff(lm, axis=0)).max() < 3.0
+
+
+def test_crops_kept_as_jpeg_are_what_the_clip_store_reads_back(media, fast_faces, tmp_path):
+    """extract_tracks(clip=...) keeps crops JPEG-encoded as they are cut: a tenth of the memory, the same
+    tracks, frames equal to as_stored(raw crops), and the same clip bytes on disk (encoded once)."""
+    from preprocessing.clips import JpegFrames, as_stored, read_clip, write_clip
+    from preprocessing.config import ClipConfig
+
+    cfg, clip = fast_faces(), ClipConfig()
+    raw = extract_tracks(media["face"], cfg)
+    kept = extract_tracks(media["face"], cfg, clip=clip)
+    (a,), (b,) = raw.tracks, kept.tracks
+    assert isinstance(b.crops, JpegFrames) and b.crops.shape == a.crops.shape == (24, 64, 64, 3)
+    np.testing.assert_array_equal(b.boxes, a.boxes)
+    np.testing.assert_array_equal(np.asarray(b.crops), as_stored(a.crops, clip.quality, clip.subsampling))
+    assert b.crops.nbytes < a.crops.nbytes / 3
+    assert as_stored(b.crops, clip.quality, clip.subsampling) is b.crops  # already as stored
+    np.testing.assert_array_equal(b.crops[[3, 1]], np.asarray(b.crops)[[3, 1]])
+    assert b.crops[5].shape == (64, 64, 3) and b.crops[2:4].shape == (2, 64, 64, 3) and b.crops[[]].shape[0] == 0
+    write_clip(tmp_path / "raw.zip", a.crops, clip.quality, clip.subsampling)
+    write_clip(tmp_path / "kept.zip", b.crops, clip.quality, clip.subsampling)
+    assert (tmp_path / "raw.zip").read_bytes() == (tmp_path / "kept.zip").read_bytes()
+    write_clip(tmp_path / "q80.zip", b.crops, 80, "420")  # other settings: encoded again from the kept frames
+    assert read_clip(tmp_path / "q80.zip").shape == (24, 64, 64, 3)
+    reused = extract_tracks(media["face2"], cfg, reuse=raw.tracks, clip=clip)  # a fake cut from the boxes
+    assert isinstance(reused.tracks[0].crops, JpegFrames) and len(reused.tracks[0].crops) == 24
