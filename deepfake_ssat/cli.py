@@ -77,9 +77,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
                "deepfake-ssat export runs/dfdc/best.pt detectors/dfdc --name dfdc-videomae-ssat --overwrite"),
     "predict": ("deepfake-ssat predict clip.mp4 --checkpoint runs/dfdc/best.pt",
                 "deepfake-ssat predict videos/ --checkpoint runs/dfdc/best.pt --json results.json --max-segments 0",
-                "deepfake-ssat predict /data/uploads --checkpoint detectors/dfdc --out results.jsonl --workers 2",
-                "torchrun --nproc_per_node 4 -m deepfake_ssat.cli predict /data/uploads --checkpoint detectors/dfdc "
-                "--out results.jsonl"),
+                "deepfake-ssat predict /data/uploads --checkpoint detectors/dfdc --out results.jsonl --workers 2"),
 }
 
 
@@ -397,7 +395,10 @@ def build_parser(extra_commands: Sequence[Callable[[Any], None]] = ()) -> argpar
     p = sub.add_parser("predict", help="score videos with a checkpoint: verdict, fake probability, per-face scores",
                        description="Detect and crop faces as in training, score every 16-frame segment, and print "
                                    "a table (one row per video). A file that cannot be read is reported and the "
-                                   "others are still scored; exit code 0 when at least one file was scored.",
+                                   "others are still scored; exit code 0 when at least one file was scored. Under "
+                                   "torchrun (`torchrun --nproc_per_node N -m deepfake_ssat.cli predict DIR --out "
+                                   "results.jsonl ...`) each rank scores its share into its own part, and rank 0 "
+                                   "merges the parts into --out.",
                        **examples(*EXAMPLES["predict"]))
     p.add_argument("videos", nargs="+", metavar="VIDEO_OR_FOLDER", help="video files or folders (searched recursively)")
     p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
