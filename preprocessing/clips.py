@@ -70,10 +70,9 @@ class JpegFrames:
         self.encoded, self.quality, self.subsampling = list(encoded), int(quality), subsampling
         self.shape = (len(self.encoded), size, size, 3)
 
-    @classmethod
-    def encode(cls, frames: Sequence[np.ndarray], quality: int = 95, subsampling: str = "444") -> JpegFrames:
-        size = frames[0].shape[0] if len(frames) else 0
-        return cls([encode_jpeg(f, quality, subsampling) for f in frames], quality, subsampling, size)
+    def stored_as(self, quality: int, subsampling: str) -> bool:
+        """Whether these are the bytes a clip written with these settings holds."""
+        return (self.quality, self.subsampling) == (int(quality), subsampling)
 
     def __len__(self) -> int:
         return len(self.encoded)
@@ -102,7 +101,7 @@ def write_clip(path: str | Path, frames: np.ndarray | JpegFrames, quality: int =
     path = Path(path)
     if landmarks is not None and len(landmarks) != len(frames):
         raise ValueError(f"{len(landmarks)} landmark sets for {len(frames)} frames")
-    kept = isinstance(frames, JpegFrames) and (frames.quality, frames.subsampling) == (int(quality), subsampling)
+    kept = isinstance(frames, JpegFrames) and frames.stored_as(quality, subsampling)
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
         for i in range(len(frames)):  # frames kept with these settings go in as they are, not encoded twice
             zf.writestr(_member(i), frames.encoded[i] if kept else encode_jpeg(frames[i], quality, subsampling))
@@ -126,7 +125,7 @@ def as_stored(frames: np.ndarray | JpegFrames, quality: int = 95, subsampling: s
     """(T, H, W, 3) frames as a clip written with these settings gives them back (JPEG there and back),
     so single-video inference sees faces exactly as training read them from disk. Frames kept as JPEG
     with these settings already are that, and stay encoded (decoded when indexed)."""
-    if isinstance(frames, JpegFrames) and (frames.quality, frames.subsampling) == (int(quality), subsampling):
+    if isinstance(frames, JpegFrames) and frames.stored_as(quality, subsampling):
         return frames
     return np.stack([decode_jpeg(encode_jpeg(frames[i], quality, subsampling)) for i in range(len(frames))])
 
