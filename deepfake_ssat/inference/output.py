@@ -106,12 +106,6 @@ def read_records(path: Path, kind: str) -> tuple[list[dict[str, Any]], int | Non
     return records, cut
 
 
-def _lines(path: Path) -> list[str]:
-    """The complete lines of a results file (a torn last line left out), header included."""
-    text = path.read_text(encoding="utf-8")
-    return text[: text.rfind("\n") + 1].splitlines(keepends=True)
-
-
 class ShardedResults:
     """The results of one torchrun rank (``RANK``/``WORLD_SIZE``) of ``predict --out OUT``.
 
@@ -186,19 +180,15 @@ class ShardedResults:
         if self.kind == "csv":
             writer.writeheader()
         for src in self._sources():
-            records = read_records(src, self.kind)[0]
-            # JSONL lines are one record each and are copied as they are; CSV rows are written again
-            # (a quoted field may hold a newline)
-            lines = _lines(src) if self.kind == "jsonl" else [None] * len(records)
-            for line, rec in zip(lines, records, strict=True):
+            for rec in read_records(src, self.kind)[0]:
                 if _key(rec["path"]) in seen:  # a video twice (a crash between rename and cleanup): once
                     continue
                 seen.add(_key(rec["path"]))
                 total[rec.get("verdict") or "error"] += 1
-                if line is None:
-                    writer.writerow(rec)
+                if self.kind == "csv":
+                    writer.writerow(rec)  # through the csv module: a quoted field may hold a newline
                 else:
-                    body.write(line)
+                    body.write(json.dumps(rec) + "\n")  # the line ResultsFile.write wrote
         tmp = self.out.with_name(self.out.name + ".merging")
         tmp.write_text(body.getvalue(), encoding="utf-8")
         os.replace(tmp, self.out)
