@@ -31,8 +31,8 @@ _SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 @dataclass
 class DemoSettings:
     max_mb: float = 200.0  # largest upload accepted
-    # Longest video accepted. A limit on waiting, not memory: the face pass streams (1.8 GB peak for 60 s of
-    # 1080p, README), but 60 s of 1080p take minutes on a small CPU while the queue waits.
+    # Longest video accepted. A limit on waiting, not memory: the face pass streams (predict: 1.5 GB peak for 60 s
+    # of 1080p, 1.6 GB for 300 s; README), but 60 s of 1080p take minutes on a small CPU while the queue waits.
     max_seconds: float = 60.0
     concurrency: int = 1  # videos analysed at the same time; the others wait in the queue
     queue_size: int = 16  # users waiting at most; more get "queue full"
