@@ -9,12 +9,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from .history import read_history
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def training_curves(run_dir: str | Path, path: str | Path | None = None) -> Path
     src = run_dir / "metrics.jsonl"
     if not src.is_file():
         raise FileNotFoundError(f"no metrics.jsonl in {run_dir}: not a run folder of `deepfake-ssat train`")
-    rows = [json.loads(line) for line in src.read_text().splitlines() if line.strip()]
+    rows = read_history(run_dir)
     if not rows:
         raise ValueError(f"{src} is empty: the run has not finished an epoch")
     plt = _pyplot()

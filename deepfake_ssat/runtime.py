@@ -6,6 +6,7 @@ import contextlib
 import functools
 import logging
 import os
+import platform
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,15 +78,29 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
-def _cpu_flags() -> set[str]:
+def _cpuinfo(keys: tuple[str, ...]) -> str | None:
+    """The first ``/proc/cpuinfo`` line starting with one of ``keys``, after its colon (None off Linux)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return set()
+        return None
     for line in text.splitlines():
-        if line.startswith(("flags", "Features")):  # x86, Arm
-            return set(line.split(":", 1)[1].split())
-    return set()
+        if line.startswith(keys):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def _cpu_flags() -> set[str]:
+    return set((_cpuinfo(("flags", "Features")) or "").split())  # x86, Arm
+
+
+def machine_name(device: torch.device) -> str:
+    """What a run ran on, for its results: the GPU's name, or the CPU model and its core count (wall times
+    are only comparable on the same kind of machine)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    model = _cpuinfo(("model name",)) or platform.processor() or platform.machine()
+    return f"{model}, {os.cpu_count()} cores"
 
 
 @functools.cache

@@ -18,7 +18,7 @@ from .configschema import from_dict
 from .engine import FitContext, batches_per_epoch, budget, fit, restore, selection_metric, steps_per_epoch
 from .models import SSATModel, arch_overrides, create_model, get_spec
 from .models.convert import load_weights
-from .runtime import Runtime, seed_everything, setup_runtime, shutdown
+from .runtime import Runtime, machine_name, seed_everything, setup_runtime, shutdown
 from .tasks import build_task
 
 log = logging.getLogger(__name__)
@@ -143,6 +143,7 @@ def _train(cfg: Config, runtime: Runtime, resume: str | Path | None, task_check=
         "best_step": _step_of(state, state.best_epoch),
         "best_metric": metric, "best_value": state.best_metric, "best_epoch": state.best_epoch,
         "wall_time_s": state.wall_time, "device": str(runtime.device), "world_size": runtime.world_size,
+        "precision": runtime.precision_name, "machine": machine_name(runtime.device),
         "device_hours": state.wall_time * runtime.world_size / 3600,
         "this_session_s": time.perf_counter() - start,
     }

@@ -118,6 +118,35 @@ def test_interrupted_benchmark_resumes_without_redoing_finished_folds(ffpp_faces
     assert len(results) == 4
 
 
+def test_a_table_grows_over_runs_and_is_rebuilt_without_training(ffpp_faces, two_configs, tmp_path, monkeypatch,
+                                                                 capsys):
+    from deepfake_ssat.cli import main
+
+    proto = bench.ffpp_protocol(ffpp_faces, ("Deepfakes", "FaceSwap"))
+    out = tmp_path / "bench"
+    configs = loo.load_labelled_configs(two_configs[:1])
+    loo.run_protocol(configs, proto, out, only=("FaceSwap",))
+    later = loo.run_protocol(configs, proto, out, only=("Deepfakes",), seeds=(1,))  # another session's run
+    assert [(r["heldout"], r["seed"]) for r in later] == [("Deepfakes", 1), ("FaceSwap", 0)]
+    assert later[0]["precision"] == "fp32" and later[0]["machine"]
+    table = (out / "table.md").read_text()
+    assert "train CE, steps 80%–100%" in table and table.count("| scratch | FS | 0 |") == 1
+
+    def no_training(*a, **k):
+        raise AssertionError("--tables-only trained a fold")
+
+    monkeypatch.setattr(loo, "run_fold", no_training)
+    (out / "table.md").unlink()
+    args = ["benchmark", "cross-manipulation", "--ffpp", str(ffpp_faces), "--methods", "Deepfakes", "FaceSwap",
+            "--out", str(out), "--tables-only"]
+    assert main(args) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| scratch |"))
+    assert "–" not in row  # both folds, from two runs
+    assert (out / "table.md").is_file()
+    assert main([*args, "--configs", two_configs[0]]) == 2
+    assert "--tables-only trains nothing" in capsys.readouterr().err
+
+
 def test_a_fold_interrupted_mid_training_continues_from_its_last_checkpoint(ffpp_faces, two_configs, tmp_path,
                                                                             caplog):
     import logging

@@ -16,6 +16,7 @@ from preprocessing.datasets import FFPP_METHODS as METHODS
 from .leave_one_out import _run, add_common_arguments
 from .protocol import Protocol
 
+DEFAULT_CONFIGS = ("video/ffpp",)
 SHORT = {"Deepfakes": "DF", "Face2Face": "F2F", "FaceSwap": "FS", "NeuralTextures": "NT"}
 
 # Table 8 of Das et al. (WACV 2024), video-level accuracy (%), for reference only.
@@ -46,8 +47,9 @@ EXAMPLES = ("deepfake-ssat benchmark cross-manipulation --ffpp data/ffpp_faces -
 def add_arguments(parser) -> None:
     parser.add_argument("--ffpp", required=True,
                         help="preprocessed FF++ folder (the --out of `preprocess --dataset ffpp`)")
-    parser.add_argument("--configs", nargs="+", default=["video/ffpp"], metavar="YAML",
-                        help="one table row per configuration (preset name or YAML file; label = file name)")
+    parser.add_argument("--configs", nargs="+", metavar="YAML",
+                        help="one table row per configuration (preset name or YAML file; label = file name; "
+                             f"default: {' '.join(DEFAULT_CONFIGS)})")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS),
                         help="held-out methods to run (default: all four)")
     parser.add_argument("--out", default="runs/benchmark_ffpp", help="results folder (reruns resume here)")
@@ -56,4 +58,6 @@ def add_arguments(parser) -> None:
 
 def run_from_args(args) -> str:
     """Run the benchmark; returns the Markdown table."""
+    if args.configs is None and not args.tables_only:
+        args.configs = list(DEFAULT_CONFIGS)
     return _run(args, ffpp_protocol(args.ffpp, tuple(args.methods)))

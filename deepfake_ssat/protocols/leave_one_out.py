@@ -125,7 +125,8 @@ def run_fold(fold: Fold, proto: Protocol, device: str | None = None) -> dict[str
                            "step": summary["best_step"]},
               "steps": summary["steps"], "stop_reason": summary["stop_reason"],
               "train_methods": cfg.data.methods, "test_fakes": proto.test_fakes,
-              "wall_time_s": summary["wall_time_s"]}
+              "wall_time_s": summary["wall_time_s"], "precision": summary["precision"],
+              "machine": summary["machine"]}
     write_json_atomic(fold.result_path, result)
     return result
 
@@ -163,6 +164,25 @@ def plan_folds(configs: list[tuple[str, Config]], proto: Protocol, init: str | N
             for label, cfg in configs for m in proto.methods if not only or m in only for s in seeds]
 
 
+def finished_results(out_dir: Path, proto: Protocol, skip: set[Path] | None = None) -> list[dict[str, Any]]:
+    """Every fold result under ``out_dir`` (``LABEL/UNIT/sSEED/result.json``) that holds out a unit of this
+    protocol, but those in ``skip``: a table grows over several runs (other folds, seeds or rows)."""
+    found = []
+    for path in sorted(out_dir.glob("*/*/s*/result.json")):
+        if path in (skip or set()):
+            continue
+        result = json.loads(path.read_text())
+        if result.get("kind") == "leave-one-out" and result.get("heldout") in proto.methods:
+            found.append(result)
+    return found
+
+
+def sorted_results(results: list[dict[str, Any]], proto: Protocol) -> list[dict[str, Any]]:
+    """Rows in the order they first appear, then held-out units in the protocol's order, then seeds."""
+    first = {label: i for i, label in reversed(list(enumerate(r["label"] for r in results)))}
+    return sorted(results, key=lambda r: (first[r["label"]], proto.methods.index(r["heldout"]), r["seed"]))
+
+
 def _run_fold_process(fold: Fold, proto: Protocol, device: str | None) -> dict[str, Any]:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return run_fold(fold, proto, device)
@@ -189,6 +209,10 @@ def run_protocol(configs: list[tuple[str, Config]], proto: Protocol, out_dir: st
         for f in todo:
             run_fold(f, proto, devices[0] if devices else None)
     results = [json.loads(f.result_path.read_text()) for f in folds]
+    earlier = finished_results(out_dir, proto, skip={f.result_path for f in folds})
+    if earlier:
+        log.info("the tables also hold %d fold results of earlier runs in %s", len(earlier), out_dir)
+    results = sorted_results([*results, *earlier], proto)
     for ckpt in zero_shot or []:
         results += run_zero_shot(ckpt, proto, out_dir, (devices or ["auto"])[0])
     results += extra_rows or []
@@ -238,6 +262,9 @@ def add_common_arguments(parser) -> None:
                         help="run folds side by side, one process per device (cuda:0 cuda:1 …)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override applied to every configuration, e.g. --set train.epochs=10")
+    parser.add_argument("--tables-only", action="store_true",
+                        help="train nothing: write and print the tables from the fold results already in --out "
+                             "(a table that took several runs, or another machine's results)")
 
 
 def add_arguments(parser) -> None:
@@ -288,6 +315,10 @@ def run_from_args(args) -> str:
 
 
 def _rows_from_args(args) -> list[tuple[str, Config]]:
+    if args.tables_only:
+        if args.configs or args.row:
+            raise ValueError("--tables-only trains nothing: leave out --row and --configs")
+        return []
     configs = load_labelled_configs(args.configs, args.set)
     for row in args.row:
         if len(row) < 2:

@@ -21,6 +21,7 @@ from preprocessing.files import write_json_atomic, write_text_atomic
 
 from ..config import Config, load_config
 from ..configschema import to_dict
+from ..history import read_history
 from ..tables import markdown_table
 
 log = logging.getLogger(__name__)
@@ -58,13 +59,6 @@ def run_or_resume(cfg: Config) -> dict[str, Any]:
     return train(cfg)
 
 
-def _history(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def run_row(base: Config, row: str, seed: int, out_dir: Path, pretrain_epochs: int | None = None) -> dict[str, Any]:
     """Run (or read back) one table row for one seed; returns its result record."""
     wall = 0.0
@@ -77,7 +71,7 @@ def run_row(base: Config, row: str, seed: int, out_dir: Path, pretrain_epochs: i
         wall += summary["wall_time_s"]
         init = run_dir / "best.pt"
     metric = base.eval.metric
-    history = _history(Path(summary["output_dir"]))
+    history = read_history(summary["output_dir"])
     evaluated = [h for h in history if "val_loss" in h]
     return {
         "row": row, "seed": seed, "run_dir": summary["output_dir"], "epochs": summary["epochs"],

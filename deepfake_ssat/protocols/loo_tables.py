@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from preprocessing.files import write_json_atomic, write_text_atomic
 
+from ..history import CONVERGENCE_WINDOWS, loss_windows, read_history
 from ..tables import markdown_table
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,26 @@ def pairs_table(results: list[dict[str, Any]], proto: Layout) -> str:
     return markdown_table(("configuration", *(f"held out {proto.short.get(m, m)}" for m in units)), rows)
 
 
+def training_table(results: list[dict[str, Any]], proto: Layout, out_dir: Path) -> str:
+    """One row per trained fold: its budget, mean training CE over windows of it (flat in the last windows
+    = converged on its training data), the step validation liked best, why it stopped, precision and wall
+    time, read from each fold's ``metrics.jsonl``."""
+    header = ("configuration", "held out", "seed", "steps",
+              *(f"train CE, steps {a:.0%}–{b:.0%}" for a, b in CONVERGENCE_WINDOWS),
+              "best validation step", "stopped by", "precision", "machine", "wall time, min")
+    rows = []
+    for r in results:
+        if r.get("steps") is None:  # zero-shot and shortcut rows train nothing
+            continue
+        run_dir = out_dir / r["label"] / r["heldout"] / f"s{r['seed']}"
+        ce = loss_windows(read_history(run_dir), int(r["steps"]))
+        rows.append((r["label"], proto.short.get(r["heldout"], r["heldout"]), r["seed"], r["steps"],
+                     *("–" if v is None else f"{v:.3f}" for v in ce), r.get("best_val", {}).get("step", "–"),
+                     r.get("stop_reason") or "–", r.get("precision", "–"), r.get("machine", "–"),
+                     f"{r['wall_time_s'] / 60:.1f}" if r.get("wall_time_s") else "–"))
+    return markdown_table(header, rows)
+
+
 def write_tables(results: list[dict[str, Any]], proto: Layout, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     text = results_table(results, proto)
@@ -104,6 +125,9 @@ def write_tables(results: list[dict[str, Any]], proto: Layout, out_dir: Path) ->
     if any(r.get("pairs") for r in results):
         text += ("\n\nHeld-out fakes against their own originals (fakes scoring above their source video, per "
                  "seed):\n\n" + pairs_table(results, proto))
+    if any(r.get("steps") is not None for r in results):
+        text += ("\n\nTraining, per fold (mean classification CE over windows of its budget; flat over the "
+                 "last three = converged on its training data):\n\n" + training_table(results, proto, out_dir))
     write_text_atomic(out_dir / "table.md", text + "\n")
     write_json_atomic(out_dir / "results.json", {"results": results, "paper_reference": proto.paper_rows,
                                                  "methods": list(proto.methods), "test_fakes": proto.test_fakes})
