@@ -147,6 +147,40 @@ def test_a_table_grows_over_runs_and_is_rebuilt_without_training(ffpp_faces, two
     assert "--tables-only trains nothing" in capsys.readouterr().err
 
 
+def test_a_fold_tests_its_last_checkpoint_too_and_a_rerun_adds_it_to_older_results(ffpp_faces, two_configs,
+                                                                                 tmp_path, monkeypatch):
+    import json
+
+    proto = bench.ffpp_protocol(ffpp_faces, ("Deepfakes", "FaceSwap"))
+    out = tmp_path / "bench"
+    configs = loo.load_labelled_configs(two_configs[:1])
+    (fresh,) = loo.run_protocol(configs, proto, out, only=("Deepfakes",))
+    assert fresh["last"]["step"] == fresh["steps"]
+    if fresh["best_val"]["step"] == fresh["steps"]:  # the same checkpoint: its results, not a second test
+        assert fresh["last"]["metrics"] == fresh["metrics"]
+    # A result written before last.pt was tested, whose validation preferred an earlier step.
+    path = out / "scratch" / "Deepfakes" / "s0" / "result.json"
+    older = {k: v for k, v in json.loads(path.read_text()).items() if k != "last"}
+    path.write_text(json.dumps({**older, "best_val": {**older["best_val"], "step": 0}}))
+    tested = []
+    real_test = loo._test
+    monkeypatch.setattr(loo, "_test",
+                        lambda ckpt, *a, **k: (tested.append(Path(ckpt).name), real_test(ckpt, *a, **k))[1])
+    monkeypatch.setattr(loo, "run_fold", lambda *a, **k: pytest.fail("a finished fold was trained again"))
+    (again,) = loo.run_protocol(configs, proto, out, only=("Deepfakes",))
+    assert tested == ["last.pt"] and again["last"]["step"] == fresh["steps"]
+    assert 0 <= again["last"]["metrics"]["auc"] <= 1
+    assert json.loads(path.read_text())["last"] == again["last"]  # written back: the next rerun tests nothing
+    loo.run_protocol(configs, proto, out, only=("Deepfakes",))
+    assert tested == ["last.pt"]
+    assert "The last checkpoint of each fold" in (out / "table.md").read_text()
+    # Without last.pt (checkpoints deleted, results kept) a result stays as it was.
+    path.write_text(json.dumps(older))
+    (out / "scratch" / "Deepfakes" / "s0" / "last.pt").unlink()
+    (kept,) = loo.run_protocol(configs, proto, out, only=("Deepfakes",))
+    assert "last" not in kept and "The last checkpoint" not in (out / "table.md").read_text()
+
+
 def test_a_fold_interrupted_mid_training_continues_from_its_last_checkpoint(ffpp_faces, two_configs, tmp_path,
                                                                             caplog):
     import logging

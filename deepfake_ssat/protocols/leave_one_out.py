@@ -8,7 +8,9 @@ test on M's fakes + the test reals. ``test_fakes="test"`` tests on M's test-spli
 group of methods (``groups``: the lip-sync family held out as one). The people of the held-out fakes
 (their ``identity``) are kept out of training and validation, and their real videos (a lip-sync fake's
 original, say) join the test set: a fake is then tested beside its own source, which the report
-compares pair by pair. Zero-shot rows: a given checkpoint on each unit's fakes + the test reals.
+compares pair by pair. Each fold tests ``best.pt`` (the step validation chose) and ``last.pt`` (the
+end of the budget: what a run that fitted its training data detects). Zero-shot rows: a given
+checkpoint on each unit's fakes + the test reals.
 
 Guards refuse a fold whose training or validation data holds M, a test-split video or an identity of
 its test set, or holds no fake at all. Every fold writes ``result.json`` when it finishes, so a rerun
@@ -97,9 +99,45 @@ def _test_rows(proto: Protocol, heldout: str) -> list[dict]:
     return select_tracks(manifest_rows(proto.root), proto.test_selection(heldout))
 
 
+def _test(checkpoint: Path, proto: Protocol, heldout: str, device: str | None,
+          out_dir: Path | None = None) -> dict[str, Any]:
+    """One checkpoint of a fold on its held-out unit (+ the reals of its people) and on the seen methods'
+    test-split fakes."""
+    from ..train import evaluate_checkpoint
+
+    report = evaluate_checkpoint(checkpoint, split=proto.test_selection(heldout), device=device or "auto",
+                                 out_dir=out_dir)
+    try:
+        seen = evaluate_checkpoint(checkpoint, split=proto.seen_selection(heldout), device=device or "auto")["overall"]
+    except ValueError as e:  # the trained methods have no test-split fakes
+        log.info("held out %s: no seen-method test set (%s)", heldout, e)
+        seen = None
+    return {"metrics": report["overall"], "seen": seen, "unscored": report["unscored"], "pairs": report.get("pairs")}
+
+
+def add_last_checkpoint(fold: Fold, proto: Protocol, result: dict[str, Any], device: str | None = None
+                        ) -> dict[str, Any]:
+    """``result`` with ``last``: the end-of-budget checkpoint (``last.pt``) tested as ``best.pt`` was. It
+    answers what the run that fitted its training data detects, where validation chose an earlier step.
+    Written back to ``result.json``; unchanged when ``last.pt`` is gone."""
+    last = fold.out_dir / "last.pt"
+    if "last" in result or not last.is_file():
+        return result
+    if result.get("best_val", {}).get("step") == result["steps"]:  # best is the last step
+        tested = {k: result[k] for k in ("metrics", "seen", "unscored", "pairs")}
+    else:
+        log.info("fold %s / held out %s / seed %d: testing last.pt (step %d)", fold.label, fold.heldout,
+                 fold.seed, result["steps"])
+        tested = _test(last, proto, fold.heldout, device or fold.cfg.train.device)
+    result = {**result, "last": {"step": result["steps"], **tested}}
+    write_json_atomic(fold.result_path, result)
+    return result
+
+
 def run_fold(fold: Fold, proto: Protocol, device: str | None = None) -> dict[str, Any]:
-    """Train one fold and test it on the held-out method; writes and returns its result."""
-    from ..train import evaluate_checkpoint, train
+    """Train one fold and test its best and its last checkpoint on the held-out unit; writes and returns its
+    result."""
+    from ..train import train
 
     cfg = fold.cfg
     if device is not None:
@@ -110,17 +148,9 @@ def run_fold(fold: Fold, proto: Protocol, device: str | None = None) -> dict[str
     resume = fold.out_dir if (fold.out_dir / "last.pt").is_file() else None
     summary = train(cfg, resume=resume, task_check=lambda task: check_fold(task, fold.heldout, test_rows,
                                                                           proto.members(fold.heldout)))
-    report = evaluate_checkpoint(fold.out_dir / "best.pt", split=proto.test_selection(fold.heldout),
-                                 device=cfg.train.device, out_dir=fold.out_dir / "test")
-    try:
-        seen = evaluate_checkpoint(fold.out_dir / "best.pt", split=proto.seen_selection(fold.heldout),
-                                   device=cfg.train.device)["overall"]
-    except ValueError as e:  # the trained methods have no test-split fakes
-        log.info("fold %s / %s: no seen-method test set (%s)", fold.label, fold.heldout, e)
-        seen = None
+    tested = _test(fold.out_dir / "best.pt", proto, fold.heldout, cfg.train.device, out_dir=fold.out_dir / "test")
     result = {"label": fold.label, "heldout": fold.heldout, "seed": fold.seed, "kind": "leave-one-out",
-              "metrics": report["overall"], "seen": seen, "unscored": report["unscored"],
-              "pairs": report.get("pairs"),
+              **tested,
               "best_val": {summary["best_metric"]: summary["best_value"], "epoch": summary["best_epoch"],
                            "step": summary["best_step"]},
               "steps": summary["steps"], "stop_reason": summary["stop_reason"],
@@ -128,7 +158,7 @@ def run_fold(fold: Fold, proto: Protocol, device: str | None = None) -> dict[str
               "wall_time_s": summary["wall_time_s"], "precision": summary["precision"],
               "machine": summary["machine"]}
     write_json_atomic(fold.result_path, result)
-    return result
+    return add_last_checkpoint(fold, proto, result, cfg.train.device)
 
 
 def run_zero_shot(checkpoint: str | Path, proto: Protocol, out_dir: Path, device: str = "auto"
@@ -208,7 +238,9 @@ def run_protocol(configs: list[tuple[str, Config]], proto: Protocol, out_dir: st
     else:
         for f in todo:
             run_fold(f, proto, devices[0] if devices else None)
-    results = [json.loads(f.result_path.read_text()) for f in folds]
+    # folds finished before last.pt was tested (or by an older version) get that test now
+    results = [add_last_checkpoint(f, proto, json.loads(f.result_path.read_text()), devices[0] if devices else None)
+               for f in folds]
     earlier = finished_results(out_dir, proto, skip={f.result_path for f in folds})
     if earlier:
         log.info("the tables also hold %d fold results of earlier runs in %s", len(earlier), out_dir)

@@ -116,6 +116,11 @@ def training_table(results: list[dict[str, Any]], proto: Layout, out_dir: Path) 
     return markdown_table(header, rows)
 
 
+def last_checkpoint_results(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The folds that tested their last checkpoint, as results of that checkpoint (same labels)."""
+    return [{**r, **{k: r["last"].get(k) for k in ("metrics", "seen", "pairs")}} for r in results if r.get("last")]
+
+
 def write_tables(results: list[dict[str, Any]], proto: Layout, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     text = results_table(results, proto)
@@ -125,6 +130,14 @@ def write_tables(results: list[dict[str, Any]], proto: Layout, out_dir: Path) ->
     if any(r.get("pairs") for r in results):
         text += ("\n\nHeld-out fakes against their own originals (fakes scoring above their source video, per "
                  "seed):\n\n" + pairs_table(results, proto))
+    at_last = last_checkpoint_results(results)
+    if at_last:
+        text += ("\n\nThe last checkpoint of each fold (end of the budget, where the training CE below ends; "
+                 "validation chose the checkpoints above), held out:\n\n" + results_table(at_last, proto))
+        if any(r.get("seen") for r in at_last):
+            text += "\n\nSeen:\n\n" + results_table(at_last, proto, "seen")
+        if any(r.get("pairs") for r in at_last):
+            text += "\n\nPairs:\n\n" + pairs_table(at_last, proto)
     if any(r.get("steps") is not None for r in results):
         text += ("\n\nTraining, per fold (mean classification CE over windows of its budget; flat over the "
                  "last three = converged on its training data):\n\n" + training_table(results, proto, out_dir))
