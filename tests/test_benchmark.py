@@ -86,6 +86,16 @@ def test_each_fold_excludes_its_held_out_method_and_the_test_split(ffpp_faces, t
         loo.check_fold(task, fold.heldout, loo._test_rows(proto, fold.heldout))  # a correct fold passes
 
 
+def test_folds_may_be_given_space_or_comma_separated(ffpp_faces, tmp_path):
+    base = load_config(TINY)
+    proto = bench.ffpp_protocol(ffpp_faces)
+    for only in (("Deepfakes", "FaceSwap"), ("Deepfakes,FaceSwap",), ("Deepfakes,", "FaceSwap")):
+        folds = loo.plan_folds([("tiny", base)], proto, None, tmp_path, only=only)
+        assert [f.heldout for f in folds] == ["Deepfakes", "FaceSwap"]
+    with pytest.raises(loo.ProtocolError, match=r"\['NoSuch'\]: not held-out units"):
+        loo.plan_folds([("tiny", base)], proto, None, tmp_path, only=("Deepfakes,NoSuch",))
+
+
 def test_protocol_guard_rejects_a_leaking_fold(ffpp_faces, tmp_path):
     cfg = load_config(TINY, overrides=["data.dataset=ffpp", f"data.root={ffpp_faces}"])  # all methods
     task = build_task(cfg, get_spec("test_videomae"))

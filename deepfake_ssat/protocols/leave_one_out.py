@@ -185,7 +185,9 @@ def run_zero_shot(checkpoint: str | Path, proto: Protocol, out_dir: Path, device
 
 def plan_folds(configs: list[tuple[str, Config]], proto: Protocol, init: str | None, out_dir: Path,
                seeds: tuple[int, ...] = (0,), only: tuple[str, ...] | None = None) -> list[Fold]:
-    """Every (configuration, held-out unit, seed), or only the folds holding out ``only``."""
+    """Every (configuration, held-out unit, seed), or only the folds holding out ``only``
+    (``--folds a b`` or ``--folds a,b``: both spellings are natural on a command line)."""
+    only = tuple(u for item in only for u in item.split(",") if u) if only else None
     unknown = sorted(set(only or ()) - set(proto.methods))
     if unknown:
         raise ProtocolError(f"--folds {unknown}: not held-out units of this protocol ({list(proto.methods)})")
@@ -288,8 +290,8 @@ def add_common_arguments(parser) -> None:
                         help="checkpoints to evaluate without training (default: --init when given)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="one run per fold and seed")
     parser.add_argument("--folds", nargs="+", metavar="UNIT",
-                        help="run only the folds holding out these methods or groups (every other one is still "
-                             "trained on); a later run without it fills in the rest")
+                        help="run only the folds holding out these methods or groups, space- or comma-separated "
+                             "(every other one is still trained on); a later run without it fills in the rest")
     parser.add_argument("--devices", nargs="+",
                         help="run folds side by side, one process per device (cuda:0 cuda:1 …)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
