@@ -193,17 +193,31 @@ def inference_rows(name: str, frames: int, size: int, batch: int, rounds: int, r
 
 
 # --------------------------------------------------------------------------------------- precision
+def attention_share(fn: Callable[[], object]) -> float:
+    """Share of one call's CPU time spent in scaled-dot-product attention (torch profiler, self time):
+    tells whether attention or the Linear layers bound a precision's speed-up."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    attention = sum(e.self_cpu_time_total for e in events if "scaled_dot_product" in e.key)
+    return attention / total if total else 0.0
+
+
 def precision_rows(name: str, frames: int, size: int, rounds: int, rate: float, quick: bool) -> list[tuple]:
     """fp32 against bf16 autocast, interleaved: matmul, train steps, inference (and int8 beside them)."""
     from torch.ao.quantization import quantize_dynamic
 
-    from deepfake_ssat.runtime import cpu_has_native_bf16, resolve_amp_dtype
+    from deepfake_ssat.runtime import cpu_bf16_units, cpu_has_native_bf16, resolve_amp_dtype
 
     cpu, bf16 = torch.device("cpu"), torch.bfloat16
     native = cpu_has_native_bf16()
     auto = "bf16" if resolve_amp_dtype("auto", cpu) is bf16 else "fp32"
     rate16 = matmul_rate(cpu, bf16, (256, 512) if quick else (1024, 2048, 3072))
-    rows = [("bf16 on this CPU", "native (AMX / AVX512-BF16)" if native else "emulated (no bf16 units)",
+    units = ", ".join(cpu_bf16_units()) or "reported by torch's CPUID check"
+    rows = [("bf16 on this CPU", f"native ({units})" if native else "emulated (no bf16 units)",
              f"precision auto picks {auto}; bf16 matmul {rate16 / 1e9:.0f} GFLOP/s = {rate16 / rate:.2f}× fp32")]
     shapes = [(name, frames, size, 1)] + ([] if quick else [("videomae_tiny", 8, 112, 4)])
     for model_name, t_frames, t_size, batch in shapes:
@@ -225,12 +239,15 @@ def precision_rows(name: str, frames: int, size: int, rounds: int, rate: float, 
         fns = {"fp32": lambda: model(x), "bf16": in_bf16, "int8": lambda: int8(x)}
         t = interleaved(fns, rounds, cpu)
         probs = {k: fn()["logits"].float().softmax(1) for k, fn in fns.items()}
+        share = {k: attention_share(fns[k]) for k in ("fp32", "bf16")}
     n = len(x)
     rows.append((f"{name} inference, {frames}×{size}², batch {n}: fp32 / bf16 / int8",
                  " / ".join(f"{t[k] / n:.3f}" for k in fns) + " s/segment",
                  f"bf16 {t['fp32'] / t['bf16']:.2f}× fp32, int8 {t['fp32'] / t['int8']:.2f}×; largest probability "
                  f"change bf16 {(probs['bf16'] - probs['fp32']).abs().max():.1e}, "
                  f"int8 {(probs['int8'] - probs['fp32']).abs().max():.1e}"))
+    rows.append(("same inference, share of time in attention (SDPA): fp32 / bf16",
+                 f"{share['fp32']:.0%} / {share['bf16']:.0%}", "torch profiler, self CPU time of one batch"))
     return rows
 
 

@@ -30,3 +30,15 @@ def test_script_imports_and_answers_help(name, capsys):
     assert exit_info.value.code == 0
     assert "usage:" in capsys.readouterr().out
     sys.modules.pop(name, None)
+
+
+def test_attention_share_counts_the_sdpa_kernel():
+    import torch
+
+    speed = importlib.import_module("speed")
+    q = torch.randn(1, 2, 64, 16)
+    only_attention = speed.attention_share(lambda: torch.nn.functional.scaled_dot_product_attention(q, q, q))
+    no_attention = speed.attention_share(lambda: torch.randn(64, 64) @ torch.randn(64, 64))
+    assert only_attention > 0.5
+    assert no_attention == 0.0
+    sys.modules.pop("speed", None)

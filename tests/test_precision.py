@@ -55,6 +55,13 @@ def test_native_bf16_is_detected_from_the_cpu_not_from_a_model_name(monkeypatch,
         runtime.cpu_has_native_bf16.cache_clear()
 
 
+def test_bf16_units_are_named_as_the_cpu_reports_them(monkeypatch):
+    monkeypatch.setattr(runtime, "_cpu_flags", lambda: {"avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16"})
+    assert runtime.cpu_bf16_units() == ["amx_bf16", "avx512_bf16"]
+    monkeypatch.setattr(runtime, "_cpu_flags", lambda: {"avx2", "fma"})
+    assert runtime.cpu_bf16_units() == []
+
+
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
     return trained_checkpoint(tmp_path_factory.getbasetemp() / "ssat_ckpt")
