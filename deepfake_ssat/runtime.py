@@ -113,7 +113,7 @@ def cpu_bf16_units() -> list[str]:
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU has bf16 matrix instructions (x86 AMX-BF16 or AVX512-BF16, Arm BF16), where bf16
     autocast is faster than fp32 (measured on a Xeon with AMX: 1.56× a training step, 2.4× inference; on
-    an AMD EPYC with AVX512-BF16 and no AMX: 1.8× and 1.7×). Without them bf16 is emulated and slower,
+    an AMD EPYC with AVX512-BF16 and no AMX: 1.8–2.4× and 1.7×). Without them bf16 is emulated and slower,
     so ``precision: auto`` stays fp32 there."""
     probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")  # torch.cpu's own CPUID checks (x86)
     if any(getattr(torch.cpu, name, lambda: False)() for name in probes):
