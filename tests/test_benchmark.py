@@ -7,7 +7,6 @@ import csv
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 
 import deepfake_ssat.protocols.cross_manipulation as bench
@@ -15,7 +14,7 @@ import deepfake_ssat.protocols.leave_one_out as loo
 from deepfake_ssat.config import load_config
 from deepfake_ssat.configschema import to_dict
 from deepfake_ssat.models import get_spec
-from deepfake_ssat.runtime import resolve_amp_dtype
+from deepfake_ssat.runtime import local_runtime
 from deepfake_ssat.tasks import build_task
 
 TINY = {
@@ -140,8 +139,8 @@ def test_a_table_grows_over_runs_and_is_rebuilt_without_training(ffpp_faces, two
     loo.run_protocol(configs, proto, out, only=("FaceSwap",))
     later = loo.run_protocol(configs, proto, out, only=("Deepfakes",), seeds=(1,))  # another session's run
     assert [(r["heldout"], r["seed"]) for r in later] == [("Deepfakes", 1), ("FaceSwap", 0)]
-    auto = resolve_amp_dtype("auto", torch.device("cpu"))  # bf16 on CPUs with bf16 units, else fp32
-    assert later[0]["precision"] == ("bf16" if auto is torch.bfloat16 else "fp32") and later[0]["machine"]
+    # what auto picks here: bf16 on CPUs with bf16 units, else fp32
+    assert later[0]["precision"] == local_runtime("cpu").precision_name and later[0]["machine"]
     table = (out / "table.md").read_text()
     assert "train CE, steps 80%–100%" in table and table.count("| scratch | FS | 0 |") == 1
 
